@@ -1,0 +1,189 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/text/language"
+
+	"github.com/tillpos/till/app/money"
+	"github.com/tillpos/till/app/order"
+)
+
+// Config is what a till needs to know about its shop. The zero file — no
+// config at all — is a working till: the embedded sandbox API and the
+// simulated reader.
+type Config struct {
+	// Lane names this till within the shop. It prefixes order ids and is
+	// sent as metadata[lane] with every PaymentIntent.
+	Lane string `json:"lane"`
+	// Currency is the store's ISO 4217 currency, e.g. "CHF".
+	Currency string `json:"currency"`
+	// Locale is a BCP 47 tag for money formatting and parsing, e.g. "de-CH".
+	Locale string `json:"locale"`
+	// TaxMode is "inclusive" (shelf prices include tax) or "exclusive".
+	TaxMode string `json:"tax_mode"`
+	// Database is the bbolt file; empty means the per-user default.
+	Database string `json:"database,omitempty"`
+	// API is the payment API; an empty BaseURL means the embedded sandbox.
+	API APIConfig `json:"api"`
+	// Reader is "simulator" (built in), "usb", or "tcp://host:port".
+	Reader string `json:"reader"`
+}
+
+// APIConfig locates the Stripe-compatible payment API.
+type APIConfig struct {
+	BaseURL string `json:"base_url,omitempty"`
+	// Key is never read from or written to the config file; it comes from
+	// the environment (TILL_API_KEY) or, later, the OS keyring.
+	Key Secret `json:"-"`
+}
+
+// Secret is a credential. It formats, logs and marshals as a redaction so
+// it cannot leak through an error message or a diagnostics dump.
+type Secret string
+
+const redacted = "[redacted]"
+
+// String returns a redaction, never the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString keeps %#v from printing the secret.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON writes a redaction, never the secret.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// Reveal returns the secret itself, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+// DefaultConfig is the embedded default: a Swiss café till on the built-in
+// sandbox and simulated reader.
+func DefaultConfig() Config {
+	return Config{
+		Lane:     "lane1",
+		Currency: "CHF",
+		Locale:   "de-CH",
+		TaxMode:  "inclusive",
+		Reader:   "simulator",
+	}
+}
+
+// ErrConfig marks a configuration that cannot be used; the message says
+// which field and why.
+var ErrConfig = errors.New("invalid configuration")
+
+// LoadConfig reads path over DefaultConfig. A missing file is not an error:
+// the defaults are a working till. getenv supplies TILL_API_KEY.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return c, fmt.Errorf("read config %s: %w", path, err)
+		default:
+			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&c); err != nil {
+				return c, fmt.Errorf("read config %s: %w: %v", path, ErrConfig, err)
+			}
+		}
+	}
+	if k := getenv("TILL_API_KEY"); k != "" {
+		c.API.Key = Secret(k)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks every field a till depends on.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, a...)))
+	}
+	if !validLane(c.Lane) {
+		bad("lane", "%q must be 1–16 letters, digits or '-'", c.Lane)
+	}
+	if _, err := parseCurrency(c.Currency); err != nil {
+		bad("currency", "%v", err)
+	}
+	if _, err := parseLocale(c.Locale); err != nil {
+		bad("locale", "%v", err)
+	}
+	if _, err := parseTaxMode(c.TaxMode); err != nil {
+		bad("tax_mode", "%v", err)
+	}
+	switch {
+	case c.Reader == "simulator", c.Reader == "usb", strings.HasPrefix(c.Reader, "tcp://"):
+	default:
+		bad("reader", "%q is not simulator, usb or tcp://host:port", c.Reader)
+	}
+	if c.API.BaseURL != "" {
+		if !strings.HasPrefix(c.API.BaseURL, "https://") && !strings.HasPrefix(c.API.BaseURL, "http://127.0.0.1") &&
+			!strings.HasPrefix(c.API.BaseURL, "http://localhost") {
+			bad("api.base_url", "%q must be https (plain http only on loopback)", c.API.BaseURL)
+		}
+		if c.API.Key == "" {
+			bad("api key", "a base_url is set but TILL_API_KEY is empty")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validLane(s string) bool {
+	if len(s) == 0 || len(s) > 16 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultConfigPath is the per-user config file, next to the default
+// database.
+func DefaultConfigPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find config directory: %w", err)
+	}
+	return filepath.Join(dir, "till", "config.json"), nil
+}
+
+func parseCurrency(s string) (money.Currency, error) { return money.ParseCurrency(s) }
+
+func parseLocale(s string) (language.Tag, error) {
+	if s == "" {
+		return language.Und, errors.New("empty locale")
+	}
+	t, err := language.Parse(s)
+	if err != nil {
+		return language.Und, fmt.Errorf("%q is not a BCP 47 language tag", s)
+	}
+	return t, nil
+}
+
+func parseTaxMode(s string) (order.TaxMode, error) {
+	switch m := order.TaxMode(s); m {
+	case order.TaxInclusive, order.TaxExclusive:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not inclusive or exclusive", s)
+}

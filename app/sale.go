@@ -1,0 +1,186 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/stripe/stripe-go/v86"
+	"github.com/stripe/stripe-go/v86/form"
+
+	"github.com/tillpos/till/app/money"
+	"github.com/tillpos/till/app/order"
+	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/ui"
+)
+
+// ErrEmptyCart is returned when a sale is tendered with nothing in it.
+var ErrEmptyCart = errors.New("the cart is empty")
+
+// PayCash settles an order in cash and commits it, completed, in one
+// transaction. given is what the customer handed over; the change due is
+// recorded on the tender with the currency's cash rounding applied. Cash
+// moves no money on the server, so nothing is enqueued.
+func (t *Till) PayCash(o *order.Order, given money.Money) (order.Tender, error) {
+	if len(o.Lines()) == 0 {
+		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), ErrEmptyCart)
+	}
+	if o.Status() == order.StatusOpen {
+		if err := o.StartTendering(); err != nil {
+			return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
+		}
+	}
+	tender, err := o.AddCash(given, t.cash)
+	if err != nil {
+		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
+	}
+	if err := o.Complete(); err != nil {
+		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
+	}
+	if err := t.store.Update(func(tx *queue.Tx) error { return putOrder(tx, o) }); err != nil {
+		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
+	}
+	return tender, nil
+}
+
+// ChargeCard starts a card payment for what is still due on an order: the
+// order moves to tendering and the PaymentIntent creation is enqueued in the
+// same transaction, with its idempotency key fixed there and then. The sale
+// is committed locally whether or not the API is reachable; the outbox
+// delivers the creation when it can.
+func (t *Till) ChargeCard(o *order.Order) (queue.Entry, error) {
+	if len(o.Lines()) == 0 {
+		return queue.Entry{}, fmt.Errorf("charge card for order %s: %w", o.ID(), ErrEmptyCart)
+	}
+	if o.Status() == order.StatusOpen {
+		if err := o.StartTendering(); err != nil {
+			return queue.Entry{}, fmt.Errorf("charge card for order %s: %w", o.ID(), err)
+		}
+	}
+	payload, err := t.createPaymentIntentParams(o)
+	if err != nil {
+		return queue.Entry{}, fmt.Errorf("charge card for order %s: %w", o.ID(), err)
+	}
+	var e queue.Entry
+	err = t.store.Update(func(tx *queue.Tx) error {
+		if err := putOrder(tx, o); err != nil {
+			return err
+		}
+		e, err = tx.Enqueue(queue.NewEntry{OrderID: o.ID(), Op: queue.OpCreate, Payload: payload})
+		return err
+	})
+	if err != nil {
+		return queue.Entry{}, fmt.Errorf("charge card for order %s: %w", o.ID(), err)
+	}
+	return e, nil
+}
+
+// createPaymentIntentParams is the form body of the PaymentIntent creation
+// for what remains due on o: a card-present payment with manual capture
+// (captured when the sale completes, or at end of day), tagged with the
+// order and lane so reconciliation can find it. The body is encoded with
+// stripe-go's own form encoder, so it is exactly what Stripe expects.
+func (t *Till) createPaymentIntentParams(o *order.Order) ([]byte, error) {
+	due := o.Remaining()
+	amount, err := due.StripeAmount()
+	if err != nil {
+		return nil, err
+	}
+	if amount <= 0 {
+		return nil, fmt.Errorf("nothing is due (%s)", due)
+	}
+	p := &stripe.PaymentIntentParams{
+		Amount:             stripe.Int64(amount),
+		Currency:           stripe.String(due.Currency.StripeCode()),
+		PaymentMethodTypes: stripe.StringSlice([]string{"card_present"}),
+		CaptureMethod:      stripe.String(string(stripe.PaymentIntentCaptureMethodManual)),
+	}
+	p.AddMetadata("order_id", o.ID())
+	p.AddMetadata("lane", o.Lane())
+	var v form.Values
+	form.AppendTo(&v, p)
+	return []byte(v.Encode()), nil
+}
+
+func putOrder(tx *queue.Tx, o *order.Order) error {
+	b, err := o.Marshal()
+	if err != nil {
+		return err
+	}
+	return tx.PutOrder(o.ID(), b)
+}
+
+// demoBasket rings up a few catalog products, chosen by the number of
+// orders so far so successive demo sales differ.
+func (t *Till) demoBasket() (*order.Order, error) {
+	o, err := t.lane.NewOrder()
+	if err != nil {
+		return nil, err
+	}
+	products := t.catalog.Products()
+	if len(products) == 0 {
+		return nil, errors.New("the catalog is empty")
+	}
+	var n int
+	if err := t.store.View(func(tx *queue.Tx) error { n, err = tx.OrderCount(); return err }); err != nil {
+		return nil, err
+	}
+	for i, qty := range []int64{2, 1, 1} {
+		p := products[(n*3+i*7)%len(products)]
+		if _, err := o.AddProduct(p, qty); err != nil {
+			return nil, fmt.Errorf("add %s: %w", p.SKU, err)
+		}
+	}
+	return o, nil
+}
+
+// DemoCashSale rings up a demo basket and settles it with the smallest
+// round sum of cash that covers it.
+func (t *Till) DemoCashSale() (*order.Order, error) {
+	o, err := t.demoBasket()
+	if err != nil {
+		return nil, fmt.Errorf("demo cash sale: %w", err)
+	}
+	due, err := o.CashDue(t.cash)
+	if err != nil {
+		return nil, fmt.Errorf("demo cash sale: %w", err)
+	}
+	given, err := roundUp(due, 10*due.Currency.Pow10())
+	if err != nil {
+		return nil, fmt.Errorf("demo cash sale: %w", err)
+	}
+	if _, err := t.PayCash(o, given); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// DemoCardSale rings up a demo basket and charges it by card: the order is
+// committed in tendering with its PaymentIntent creation in the outbox.
+func (t *Till) DemoCardSale() (*order.Order, error) {
+	o, err := t.demoBasket()
+	if err != nil {
+		return nil, fmt.Errorf("demo card sale: %w", err)
+	}
+	if _, err := t.ChargeCard(o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// demoActions are the status screen's buttons until the cashier screen
+// exists: they ring up real sales through the real flows.
+func (t *Till) demoActions() []ui.Action {
+	return []ui.Action{
+		{Label: "Ring up a demo cash sale", Run: func() error { _, err := t.DemoCashSale(); return err }},
+		{Label: "Ring up a demo card sale", Run: func() error { _, err := t.DemoCardSale(); return err }},
+	}
+}
+
+// roundUp rounds m up to a multiple of step minor units.
+func roundUp(m money.Money, step int64) (money.Money, error) {
+	r := m.Amount % step
+	if r == 0 {
+		return m, nil
+	}
+	return m.Add(money.New(step-r, m.Currency))
+}

@@ -1,0 +1,79 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// ProblemParams describes something that stops Till from starting: what
+// happened, in words a shop owner can act on, and what they can do next.
+type ProblemParams struct {
+	Title   string
+	Message string
+	Detail  string   // the underlying error, shown smaller; never a secret
+	Actions []Action // e.g. "Move the damaged file aside"; run off the UI goroutine
+	Quit    func()   // the always-present way out
+}
+
+// ProblemScreen shows a start-up problem and the choices it leaves.
+type ProblemScreen struct {
+	p       ProblemParams
+	status  *widget.Label
+	buttons []*widget.Button
+	content fyne.CanvasObject
+}
+
+// NewProblemScreen builds the screen.
+func NewProblemScreen(p ProblemParams) *ProblemScreen {
+	s := &ProblemScreen{p: p}
+	title := widget.NewLabelWithStyle(p.Title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameHeadingText
+	msg := widget.NewLabel(p.Message)
+	msg.Wrapping = fyne.TextWrapWord
+	detail := widget.NewLabel(p.Detail)
+	detail.Wrapping = fyne.TextWrapBreak
+	detail.SizeName = theme.SizeNameCaptionText
+	s.status = widget.NewLabel("")
+	s.status.Wrapping = fyne.TextWrapWord
+	s.status.Importance = widget.DangerImportance
+	s.status.Hide()
+
+	row := container.NewHBox()
+	for _, a := range p.Actions {
+		b := widget.NewButton(a.Label, nil)
+		b.Importance = widget.HighImportance
+		b.OnTapped = func() { s.run(a) }
+		s.buttons = append(s.buttons, b)
+		row.Add(b)
+	}
+	if p.Quit != nil {
+		row.Add(widget.NewButton("Quit", p.Quit))
+	}
+	icon := widget.NewIcon(theme.ErrorIcon())
+	s.content = container.NewPadded(container.NewVBox(
+		container.NewHBox(icon, title), msg, detail, s.status, row))
+	return s
+}
+
+// Content is the screen's root object.
+func (s *ProblemScreen) Content() fyne.CanvasObject { return s.content }
+
+func (s *ProblemScreen) run(a Action) {
+	for _, b := range s.buttons {
+		b.Disable()
+	}
+	go func() {
+		err := a.Run()
+		fyne.Do(func() {
+			for _, b := range s.buttons {
+				b.Enable()
+			}
+			if err != nil {
+				s.status.SetText(err.Error())
+				s.status.Show()
+			}
+		})
+	}()
+}
