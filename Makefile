@@ -1,0 +1,76 @@
+# Till — build, run and test.
+#
+# The two set-up commands in the README are `make run` and `make test`. Each
+# installs the Debian/Ubuntu packages it is missing (cgo headers for Fyne and
+# gousb; Xvfb for tests that open a real window) before it builds, so a fresh
+# machine with Go and apt needs no other step.
+
+GO ?= go
+# The reachable module proxy is a filtered mirror: fail clearly on a miss
+# rather than falling back to git.
+export GOPROXY ?= https://proxy.golang.org
+export CGO_ENABLED := 1
+
+# Headers and tools the cgo builds need: GLFW (X11 and Wayland back ends),
+# OpenGL, and libusb for gousb.
+BUILD_DEBS := gcc pkg-config libc6-dev libgl1-mesa-dev libx11-dev libxcursor-dev \
+	libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libxkbcommon-dev \
+	libwayland-dev libusb-1.0-0-dev
+# A virtual display for tests that open a real window, and a software GL.
+TEST_DEBS := $(BUILD_DEBS) xvfb xauth libgl1-mesa-dri
+
+# apt_ensure installs the listed packages that are not installed yet. It does
+# nothing where dpkg is absent (macOS, Windows), where the toolchain's own
+# packages are expected instead.
+define apt_ensure
+	@if command -v dpkg-query >/dev/null 2>&1; then \
+	  missing=$$(for p in $(1); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "Installing missing packages:" $$missing; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	fi
+endef
+
+.PHONY: run test deps-build deps-test build vet lint unit bench storebench
+
+## run: install build dependencies, then run Till on its embedded defaults
+## (built-in sandbox API, simulated reader).
+run: deps-build
+	$(GO) run .
+
+## test: install test dependencies, then go vet, staticcheck and the race-enabled tests.
+test: deps-test vet lint unit
+
+deps-build:
+	$(call apt_ensure,$(BUILD_DEBS))
+
+deps-test:
+	$(call apt_ensure,$(TEST_DEBS))
+
+build: deps-build
+	$(GO) build -o till .
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(GO) tool staticcheck ./...
+
+# Tests run under a virtual X display so the ones that open a real window
+# can; the rest do not notice it.
+unit:
+	mkdir -p /tmp/till-xdg && chmod 700 /tmp/till-xdg
+	XDG_RUNTIME_DIR=/tmp/till-xdg xvfb-run -a $(GO) test -race -timeout 20m ./...
+
+## bench: the package benchmarks (figures go in closing notes, never in tests).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## storebench: the store's percentile table (sale commit vs raw bbolt floor, …).
+storebench:
+	$(GO) run ./cmd/till-storebench
