@@ -68,7 +68,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	w.Resize(fyne.NewSize(1024, 720))
 
 	r := &runner{app: fa, win: w, log: log, flags: f, getenv: getenv, now: time.Now}
-	w.SetContent(r.content()) // the UI loop is not running yet: no fyne.Do needed
+	r.show(r.openTill()) // the UI loop is not running yet: no fyne.Do needed
 	w.ShowAndRun()
 	r.stop()
 	return 0
@@ -88,18 +88,10 @@ type runner struct {
 	cancel context.CancelFunc
 }
 
-// content opens the till and returns the screen that fits the outcome: the
-// till itself, or a problem to act on. It blocks on disk, so it runs before
-// the UI loop starts or on a goroutine of its own.
-func (r *runner) content() fyne.CanvasObject {
-	c, err := r.open()
-	if err != nil {
-		return r.problem(err)
-	}
-	return c
-}
-
-func (r *runner) open() (fyne.CanvasObject, error) {
+// openTill loads the config and opens the till. It blocks on disk (and on
+// another Till's lock, boundedly), so it never runs on the UI goroutine once
+// the UI loop is running; it builds no widgets.
+func (r *runner) openTill() (*Till, error) {
 	cfgPath := r.flags.config
 	if cfgPath == "" {
 		p, err := DefaultConfigPath()
@@ -115,21 +107,29 @@ func (r *runner) open() (fyne.CanvasObject, error) {
 	if r.flags.db != "" {
 		cfg.Database = r.flags.db
 	}
-	t, err := Open(Params{Config: cfg, Now: r.now, Logger: r.log})
+	return Open(Params{Config: cfg, Now: r.now, Logger: r.log})
+}
+
+// show puts the outcome of openTill in the window — the till, or the
+// problem and the ways out of it — and only then starts the till screen's
+// refresh loop, so nothing updates a screen before it is laid out. It runs
+// on the UI goroutine.
+func (r *runner) show(t *Till, err error) {
 	if err != nil {
-		return nil, err
+		r.win.SetContent(r.problem(err))
+		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.till, r.cancel = t, cancel
-	screen := ui.NewStatusScreen(ui.StatusParams{
+	s := ui.NewStatusScreen(ui.StatusParams{
 		Version: Version,
 		Source:  t,
 		Now:     r.now,
 		Actions: t.demoActions(),
 	})
-	t.Subscribe(screen.Changed)
-	screen.Start(ctx)
-	return screen.Content(), nil
+	r.win.SetContent(s.Content())
+	t.Subscribe(s.Changed)
+	s.Start(ctx)
 }
 
 // problem turns a start-up error into a screen that says what to do.
@@ -155,8 +155,8 @@ func (r *runner) problem(err error) fyne.CanvasObject {
 					return err
 				}
 				r.log.Warn("moved damaged database aside", "from", corrupt.Path, "to", moved)
-				c := r.content()
-				fyne.Do(func() { r.win.SetContent(c) })
+				t, err := r.openTill()
+				fyne.Do(func() { r.show(t, err) })
 				return nil
 			},
 		}}

@@ -12,9 +12,12 @@ import (
 type ProblemParams struct {
 	Title   string
 	Message string
-	Detail  string   // the underlying error, shown smaller; never a secret
-	Actions []Action // e.g. "Move the damaged file aside"; run off the UI goroutine
-	Quit    func()   // the always-present way out
+	Detail  string // the underlying error, shown smaller; never a secret
+	// Actions are the ways out, e.g. "Move the damaged file aside". Each runs
+	// off the UI goroutine with the buttons disabled; one that succeeds is
+	// expected to replace this screen, one that fails has its error shown.
+	Actions []Action
+	Quit    func() // the always-present way out
 }
 
 // ProblemScreen shows a start-up problem and the choices it leaves.
@@ -66,14 +69,15 @@ func (s *ProblemScreen) run(a Action) {
 	}
 	go func() {
 		err := a.Run()
+		if err == nil {
+			return // the action moved on: this screen has been replaced
+		}
 		fyne.Do(func() {
 			for _, b := range s.buttons {
 				b.Enable()
 			}
-			if err != nil {
-				s.status.SetText(err.Error())
-				s.status.Show()
-			}
+			s.status.SetText(err.Error())
+			s.status.Show()
 		})
 	}()
 }

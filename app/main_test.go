@@ -1,0 +1,82 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+)
+
+func TestVersionFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Main([]string{"-version"}, os.Getenv, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if got := out.String(); got != "till "+Version+"\n" {
+		t.Errorf("-version printed %q", got)
+	}
+	if code := Main([]string{"-nonsense"}, os.Getenv, &out, &errOut); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	if code := Main([]string{"stray"}, os.Getenv, &out, &errOut); code != 2 {
+		t.Errorf("stray argument: exit %d, want 2", code)
+	}
+}
+
+// TestCorruptDatabaseRecovery walks the start-up path a shop owner meets
+// after disk damage: Till shows the problem instead of starting, and the
+// "move aside" button keeps the damaged file and opens a fresh till.
+func TestCorruptDatabaseRecovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := test.NewTempApp(t)
+		dir := t.TempDir()
+		db := filepath.Join(dir, "till.db")
+		garbage := bytes.Repeat([]byte("damaged sector "), 4096)
+		if err := os.WriteFile(db, garbage, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := filepath.Join(dir, "config.json")
+		js, _ := json.Marshal(map[string]string{"database": db})
+		if err := os.WriteFile(cfg, js, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+		w := a.NewWindow("Till")
+		r := &runner{app: a, win: w, log: slog.New(slog.DiscardHandler), flags: flags{config: cfg},
+			getenv: func(string) string { return "" }, now: func() time.Time { return now }}
+		defer r.stop()
+
+		w.Resize(fyne.NewSize(1600, 900))
+		r.show(r.openTill())
+		shown := texts(w.Content())
+		if !slices.Contains(shown, "The database is damaged") {
+			t.Fatalf("no damage screen; shows %q", shown)
+		}
+		test.Tap(button(t, w.Content(), "Move the damaged file aside and start afresh"))
+		synctest.Wait()
+
+		shown = texts(w.Content())
+		if valueAfter(t, shown, "Database") != db || valueAfter(t, shown, "Orders") != "0" {
+			t.Errorf("after moving aside the till does not show a fresh %s: %q", db, shown)
+		}
+		moved, _ := filepath.Glob(db + ".corrupt-*")
+		if len(moved) != 1 {
+			t.Fatalf("moved files: %v", moved)
+		}
+		if b, _ := os.ReadFile(moved[0]); !bytes.Equal(b, garbage) {
+			t.Error("the damaged file was not kept intact")
+		}
+		if !strings.HasPrefix(filepath.Base(moved[0]), "till.db.corrupt-20261123T080000") {
+			t.Errorf("moved to %s, want a name stamped with the clock", moved[0])
+		}
+	})
+}
