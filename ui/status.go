@@ -117,10 +117,10 @@ func (s *StatusScreen) Start(ctx context.Context) {
 func (s *StatusScreen) build() {
 	title := widget.NewLabelWithStyle("Till", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameHeadingText
-	intro := widget.NewLabel("An offline-first point of sale. Every sale is committed on this " +
-		"till first; card payments wait in a durable outbox and reach the payment API " +
-		"exactly once, whenever the network allows.")
-	intro.Wrapping = fyne.TextWrapWord
+	// Short unwrapped lines: a word-wrapped label in a VBox reserves the
+	// height of its narrowest layout.
+	intro := widget.NewLabel("An offline-first point of sale. Every sale is committed on this till first;\n" +
+		"card payments wait in a durable outbox and reach the payment API exactly once.")
 	version := widget.NewLabel("Version " + s.p.Version)
 
 	s.path = widget.NewLabel("")
@@ -153,6 +153,7 @@ func (s *StatusScreen) build() {
 			box.Objects[0].(*widget.Label).SetText(r.ID)
 			box.Objects[2].(*widget.Label).SetText(r.Status)
 			box.Objects[3].(*widget.Label).SetText(r.Total)
+			box.Refresh() // lay the row out again for its new text widths
 		},
 	)
 
