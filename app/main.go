@@ -123,6 +123,7 @@ func (r *runner) show(t *Till, err error) {
 	r.till, r.cancel = t, cancel
 	s := ui.NewStatusScreen(ui.StatusParams{
 		Version: Version,
+		API:     t.APIDescription(),
 		Source:  t,
 		Now:     r.now,
 		Actions: t.demoActions(),

@@ -45,14 +45,19 @@ func TestCorruptDatabaseRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := filepath.Join(dir, "config.json")
-		js, _ := json.Marshal(map[string]string{"database": db})
+		js, _ := json.Marshal(map[string]any{"database": db, "api": map[string]string{"base_url": unusedAPI.BaseURL}})
 		if err := os.WriteFile(cfg, js, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 		w := a.NewWindow("Till")
 		r := &runner{app: a, win: w, log: slog.New(slog.DiscardHandler), flags: flags{config: cfg},
-			getenv: func(string) string { return "" }, now: func() time.Time { return now }}
+			getenv: func(k string) string {
+				if k == "TILL_API_KEY" {
+					return unusedAPI.Key.Reveal()
+				}
+				return ""
+			}, now: func() time.Time { return now }}
 		defer r.stop()
 
 		w.Resize(fyne.NewSize(1600, 900))

@@ -17,6 +17,7 @@ import (
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/assets"
 	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/sync/sandbox"
 	"github.com/tillpos/till/ui"
 )
 
@@ -38,6 +39,8 @@ type Till struct {
 	lane    *order.Lane
 	catalog *catalog.Catalog
 	store   *queue.Store
+	api     apiEndpoint
+	sandbox *sandbox.Server // the embedded API when none is configured; nil otherwise
 	now     func() time.Time
 	log     *slog.Logger
 
@@ -91,11 +94,68 @@ func Open(p Params) (*Till, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open till: %w", err)
 	}
+	if err := t.startAPI(filepath.Dir(path)); err != nil {
+		t.store.Close()
+		return nil, fmt.Errorf("open till: %w", err)
+	}
 	return t, nil
 }
 
-// Close closes the store. The Till is unusable afterwards.
-func (t *Till) Close() error { return t.store.Close() }
+// apiEndpoint is where the till's payment API is, and how to describe it.
+type apiEndpoint struct {
+	BaseURL  string
+	Key      Secret
+	Embedded bool
+}
+
+// builtinKey is the key of the embedded sandbox. It guards nothing: the
+// sandbox listens on loopback only and moves no real money.
+const builtinKey = "sk_test_till_builtin_sandbox"
+
+// startAPI uses the configured API, or starts the embedded sandbox on a
+// free loopback port with its state in dir, so PaymentIntents outlive a
+// restart of the app just as they would on a real API.
+func (t *Till) startAPI(dir string) error {
+	if t.cfg.API.BaseURL != "" {
+		t.api = apiEndpoint{BaseURL: t.cfg.API.BaseURL, Key: t.cfg.API.Key}
+		return nil
+	}
+	sb, err := sandbox.New(sandbox.Options{
+		Keys:     []string{builtinKey},
+		DataFile: filepath.Join(dir, "sandbox.db"),
+		Logger:   t.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start the built-in sandbox API: %w", err)
+	}
+	url, err := sb.StartLoopback()
+	if err != nil {
+		sb.Close()
+		return fmt.Errorf("start the built-in sandbox API: %w", err)
+	}
+	t.sandbox = sb
+	t.api = apiEndpoint{BaseURL: url, Key: builtinKey, Embedded: true}
+	return nil
+}
+
+// APIDescription says which payment API the till talks to, for people.
+func (t *Till) APIDescription() string {
+	if t.api.Embedded {
+		return "built-in sandbox at " + t.api.BaseURL
+	}
+	return t.api.BaseURL
+}
+
+// Close stops the embedded sandbox, if any, and closes the store. The Till
+// is unusable afterwards.
+func (t *Till) Close() error {
+	var errs []error
+	if t.sandbox != nil {
+		errs = append(errs, t.sandbox.Close())
+	}
+	errs = append(errs, t.store.Close())
+	return errors.Join(errs...)
+}
 
 // Config returns the configuration the till was opened with.
 func (t *Till) Config() Config { return t.cfg }

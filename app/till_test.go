@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,13 +21,20 @@ type fixedClock struct{ t time.Time }
 
 func (c *fixedClock) Now() time.Time { return c.t }
 
+// unusedAPI is a configured API nobody listens on. Tests that run inside a
+// synctest bubble use it: the embedded sandbox's listener would keep the
+// bubble from ever settling.
+var unusedAPI = APIConfig{BaseURL: "http://127.0.0.1:9", Key: "sk_test_unused"}
+
 // openTill opens a till on a fresh database in t.TempDir and checks the
-// store's consistency when the test ends.
+// store's consistency when the test ends. It does not start the embedded
+// sandbox (see unusedAPI).
 func openTill(t *testing.T, mutate func(*Config)) (*Till, *fixedClock) {
 	t.Helper()
 	clock := &fixedClock{t: time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)}
 	cfg := DefaultConfig()
 	cfg.Database = filepath.Join(t.TempDir(), "till.db")
+	cfg.API = unusedAPI
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -186,4 +194,39 @@ func TestCorruptDatabaseIsNeverReplaced(t *testing.T) {
 		t.Fatalf("Open after MoveAside: %v", err)
 	}
 	till.Close()
+}
+
+// TestEmbeddedSandboxServesAndStops checks the zero-configuration default:
+// a real Stripe-compatible API on loopback, answering the till's key, and
+// gone once the till closes.
+func TestEmbeddedSandboxServesAndStops(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(t.TempDir(), "till.db")
+	till, err := Open(Params{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !till.api.Embedded || !strings.HasPrefix(till.api.BaseURL, "http://127.0.0.1:") {
+		t.Fatalf("api = %+v, want the embedded sandbox on loopback", till.api)
+	}
+	get := func() (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, till.api.BaseURL+"/v1/payment_intents?limit=1", nil)
+		req.Header.Set("Authorization", "Bearer "+till.api.Key.Reveal())
+		return http.DefaultClient.Do(req)
+	}
+	resp, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sandbox answered %s", resp.Status)
+	}
+	if err := till.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := get(); err == nil {
+		resp.Body.Close()
+		t.Fatal("the sandbox still answers after Close")
+	}
 }

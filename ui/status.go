@@ -48,6 +48,7 @@ type Action struct {
 // StatusParams configures a StatusScreen.
 type StatusParams struct {
 	Version string
+	API     string // which payment API the till talks to, in words
 	Source  StatusSource
 	Actions []Action
 	Now     func() time.Time // clock for "oldest pending" ages; time.Now when nil
@@ -133,6 +134,7 @@ func (s *StatusScreen) build() {
 	s.problem.Hide()
 
 	form := widget.NewForm(
+		widget.NewFormItem("Payment API", widget.NewLabel(s.p.API)),
 		widget.NewFormItem("Database", s.path),
 		widget.NewFormItem("Orders", s.orders),
 		widget.NewFormItem("Outbox pending", s.pending),

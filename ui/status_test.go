@@ -55,7 +55,7 @@ func TestStatusScreenLooksRight(t *testing.T) {
 				{ID: "lane1-01KAQ3C7Q2R6P1X9Z4K8J3B5VD", Status: "completed", Total: "CHF 20.20"},
 			},
 		}}
-		s := NewStatusScreen(StatusParams{Version: "0.1.0", Source: src, Now: func() time.Time { return t0 },
+		s := NewStatusScreen(StatusParams{Version: "0.1.0", API: "built-in sandbox at http://127.0.0.1:41234", Source: src, Now: func() time.Time { return t0 },
 			Actions: []Action{{Label: "Ring up a demo sale", Run: func() error { return nil }}}})
 		w := a.NewWindow("Till")
 		w.SetContent(s.Content())
