@@ -564,6 +564,13 @@ func (s *Server) process(rc *reqCtx, pi *intentRec) *apiError {
 	s.dirty = true
 	switch pm.Type {
 	case "card_present", "interac_present":
+		switch pm.Outcome { // a simulated card decides; else the amount does
+		case "approve":
+			s.authorize(rc, pi, pm, prev, now)
+			return nil
+		case "decline":
+			return s.decline(rc, pi, pm, pm.ErrorCode, pm.DeclineCode, prev)
+		}
 		if code := cardPresentDecline(pi.Amount); code != "" {
 			return s.decline(rc, pi, pm, "card_declined", code, prev)
 		}
@@ -840,11 +847,16 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 	brand, brandGiven := p.str(typ, "brand")
 	last4, last4Given := p.str(typ, "last4")
 	readMethod, _ := p.enum([]string{"contactless_emv", "contact_emv", "magnetic_stripe_track2", "contactless_magstripe_mode"}, typ, "read_method")
+	simulated, _ := p.enum(simulatedCardNames(), typ, "simulated_card")
 	expand := p.expand()
 	if e := p.done(); e != nil {
 		return nil, e
 	}
+	card := simulatedCards[simulated]
 	if !brandGiven || brand == "" {
+		brand = card.brand
+	}
+	if brand == "" {
 		brand = "visa"
 		if typ == "interac_present" {
 			brand = "interac"
@@ -874,7 +886,11 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 	}
 	year := yearOf(rc.now) + 3
 	pm := &pmRec{ID: s.ids.id("pm_"), Type: typ, Created: rc.now, Metadata: map[string]string{}, AllowRedisplay: "unspecified",
-		Card: &cardRec{Brand: brand, Last4: last4, ExpMonth: 12, ExpYear: year, Funding: "credit", Country: "US", Fingerprint: fingerprintOf(typ, brand, last4), ReadMethod: readMethod}}
+		Card:    &cardRec{Brand: brand, Last4: last4, ExpMonth: 12, ExpYear: year, Funding: "credit", Country: "US", Fingerprint: fingerprintOf(typ, brand, last4), ReadMethod: readMethod},
+		Outcome: card.outcome, DeclineCode: card.declineCode}
+	if card.outcome == "decline" {
+		pm.ErrorCode = "card_declined"
+	}
 	s.addPM(pm)
 	s.clearAction(pi)
 	pi.PaymentMethod = pm.ID

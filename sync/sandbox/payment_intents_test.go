@@ -95,6 +95,41 @@ func TestCardPresentTestAmounts(t *testing.T) {
 	}
 }
 
+// TestSimulatedCards checks that a named simulated card decides the
+// outcome whatever the amount, and that its brand reaches the charge.
+func TestSimulatedCards(t *testing.T) {
+	c := newSandbox(t, sandbox.Options{})
+	for _, tc := range []struct {
+		card    string
+		amount  int64
+		brand   string
+		decline string
+	}{
+		{"visa", 1742, "visa", ""},
+		{"mastercard", 1005, "mastercard", ""},
+		{"charge_declined", 1000, "visa", "generic_decline"},
+		{"charge_declined_insufficient_funds", 2500, "visa", "insufficient_funds"},
+	} {
+		t.Run(tc.card, func(t *testing.T) {
+			c.t = t
+			id := c.newReaderIntent(tc.amount, "manual").s("id")
+			c.post("/v1/test_helpers/payment_intents/"+id+"/present_payment_method", form("card_present[simulated_card]", tc.card)).ok()
+			r := c.post("/v1/payment_intents/"+id+"/confirm", "")
+			if tc.decline != "" {
+				r.wantError(http.StatusPaymentRequired, "card_error", "card_declined").want("error.decline_code", tc.decline)
+				return
+			}
+			r.ok().want("status", "requires_capture")
+			pm := c.get("/v1/payment_methods/"+r.s("payment_method"), "").ok()
+			pm.want("card_present.brand", tc.brand)
+		})
+	}
+	c.t = t
+	id := c.newReaderIntent(1000, "manual").s("id")
+	c.post("/v1/test_helpers/payment_intents/"+id+"/present_payment_method", form("card_present[simulated_card]", "monopoly_money")).
+		wantError(http.StatusBadRequest, "invalid_request_error", "parameter_invalid_string")
+}
+
 func TestInvalidTransitions(t *testing.T) {
 	c := newSandbox(t, sandbox.Options{})
 	succeeded := func() string {

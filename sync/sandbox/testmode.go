@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -123,6 +124,40 @@ func cardPresentDecline(amount int64) string {
 	default:
 		return "generic_decline"
 	}
+}
+
+// simulatedCards are the reader test helper's simulated cards, named after
+// the test payment methods of Stripe's simulated reader. A named card
+// decides the outcome whatever the amount; without one, the amount does
+// (cardPresentDecline). This lets a demo or a load test approve carts whose
+// totals end in any two digits.
+var simulatedCards = map[string]struct{ brand, outcome, declineCode string }{
+	"":                                   {},
+	"visa":                               {"visa", "approve", ""},
+	"visa_debit":                         {"visa", "approve", ""},
+	"mastercard":                         {"mastercard", "approve", ""},
+	"mastercard_debit":                   {"mastercard", "approve", ""},
+	"amex":                               {"amex", "approve", ""},
+	"discover":                           {"discover", "approve", ""},
+	"jcb":                                {"jcb", "approve", ""},
+	"diners":                             {"diners", "approve", ""},
+	"unionpay":                           {"unionpay", "approve", ""},
+	"interac":                            {"interac", "approve", ""},
+	"charge_declined":                    {"", "decline", "generic_decline"},
+	"charge_declined_insufficient_funds": {"", "decline", "insufficient_funds"},
+	"charge_declined_expired_card":       {"", "decline", "expired_card"},
+	"charge_declined_processing_error":   {"", "decline", "processing_error"},
+}
+
+func simulatedCardNames() []string {
+	names := make([]string, 0, len(simulatedCards))
+	for n := range simulatedCards {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // SEPA test IBANs (Stripe's): these fail after processing; any other valid
