@@ -87,6 +87,17 @@ type Payment struct {
 	// Offline marks a store-and-forward card payment taken without a
 	// connection, to be forwarded when the connection returns.
 	Offline bool `json:"offline,omitempty"`
+	// Decline is the last declined attempt on this PaymentIntent, kept so
+	// the cashier sees why; a later status other than
+	// requires_payment_method clears it.
+	Decline *Decline `json:"decline,omitempty"`
+}
+
+// Decline is why the issuer refused a payment attempt: Stripe's
+// decline_code (e.g. "insufficient_funds") and its message for people.
+type Decline struct {
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
 }
 
 // Cash is what a cash tender records.
@@ -119,6 +130,10 @@ func (t Tender) Counts() bool {
 func (t Tender) clone() Tender {
 	if t.Payment != nil {
 		p := *t.Payment
+		if p.Decline != nil {
+			d := *p.Decline
+			p.Decline = &d
+		}
 		t.Payment = &p
 	}
 	if t.Cash != nil {
@@ -507,6 +522,9 @@ func (o *Order) SetPaymentStatus(tenderID int, status PaymentStatus, brand, last
 	t := o.tenders[i].clone()
 	before := t.Counts()
 	t.Payment.Status = status
+	if status != PaymentRequiresPaymentMethod {
+		t.Payment.Decline = nil
+	}
 	if brand != "" {
 		t.Payment.Brand = brand
 	}
@@ -516,6 +534,28 @@ func (o *Order) SetPaymentStatus(tenderID int, status PaymentStatus, brand, last
 	if !before && t.Counts() && t.Amount.Amount > o.Remaining().Amount {
 		return o.errf(op, fmt.Errorf("%v with %v remaining: %w", t.Amount, o.Remaining(), ErrOverpaid))
 	}
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
+// RecordDecline notes that an attempt on the tender's PaymentIntent was
+// declined: the PaymentIntent is back in requires_payment_method, ready for
+// another card on the same PaymentIntent, and the decline says why.
+func (o *Order) RecordDecline(tenderID int, code, message string) error {
+	op := fmt.Sprintf("record decline on tender %d", tenderID)
+	if err := o.tendering(op); err != nil {
+		return err
+	}
+	if code == "" {
+		return o.errf(op, fmt.Errorf("empty decline code: %w", ErrInvalidTender))
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	t := o.tenders[i].clone()
+	t.Payment.Status = PaymentRequiresPaymentMethod
+	t.Payment.Decline = &Decline{Code: code, Message: message}
 	o.tenders[i], o.updatedAt = t, o.now()
 	return nil
 }

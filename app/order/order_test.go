@@ -207,8 +207,24 @@ func TestSplitTenderAndDecline(t *testing.T) {
 		t.Fatalf("complete before authorisation: %v", err)
 	}
 	// Declined, then authorised on the same PaymentIntent.
-	must(t, o.SetPaymentStatus(card.ID, PaymentRequiresPaymentMethod, "", ""))
+	if err := o.RecordDecline(card.ID, "", ""); !errors.Is(err, ErrInvalidTender) {
+		t.Fatalf("decline without a code: %v", err)
+	}
+	must(t, o.RecordDecline(card.ID, "insufficient_funds", "Your card has insufficient funds."))
+	if d := o.Tenders()[1].Payment.Decline; d == nil || d.Code != "insufficient_funds" || o.Tenders()[1].Counts() {
+		t.Fatalf("after a decline: %+v", o.Tenders()[1].Payment)
+	}
+	b, err := o.Marshal()
+	must(t, err)
+	back, err := Unmarshal(b, o.now)
+	must(t, err)
+	if d := back.Tenders()[1].Payment.Decline; d == nil || d.Message != "Your card has insufficient funds." {
+		t.Fatalf("decline lost in storage: %+v", back.Tenders()[1].Payment)
+	}
 	must(t, o.SetPaymentStatus(card.ID, PaymentRequiresCapture, "visa", "4242"))
+	if o.Tenders()[1].Payment.Decline != nil {
+		t.Fatal("an authorisation kept the earlier decline")
+	}
 	if err := o.BackToCart(); !errors.Is(err, ErrInvalidTransition) {
 		t.Fatalf("back to cart with counting tenders: %v", err)
 	}
