@@ -34,6 +34,13 @@ type Config struct {
 	API APIConfig `json:"api"`
 	// Reader is "simulator" (built in), "usb", or "tcp://host:port".
 	Reader string `json:"reader"`
+	// CaptureAtEndOfDay leaves card authorisations uncaptured when a sale
+	// completes; the manager's end of day captures them. By default the
+	// capture is enqueued with the completed sale.
+	CaptureAtEndOfDay bool `json:"capture_at_end_of_day,omitempty"`
+	// CaptureMethod is "manual" (the default: authorise, then capture)
+	// or "automatic" (the confirmation captures).
+	CaptureMethod string `json:"capture_method,omitempty"`
 }
 
 // APIConfig locates the Stripe-compatible payment API.
@@ -127,6 +134,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseTaxMode(c.TaxMode); err != nil {
 		bad("tax_mode", "%v", err)
+	}
+	switch c.CaptureMethod {
+	case "", "manual", "automatic":
+	default:
+		bad("capture_method", "%q is not manual or automatic", c.CaptureMethod)
 	}
 	switch {
 	case c.Reader == "simulator", c.Reader == "usb", strings.HasPrefix(c.Reader, "tcp://"):

@@ -5,11 +5,11 @@ import (
 	"fmt"
 
 	"github.com/stripe/stripe-go/v86"
-	"github.com/stripe/stripe-go/v86/form"
 
 	"github.com/tillpos/till/app/money"
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/sync/api"
 	"github.com/tillpos/till/ui"
 )
 
@@ -74,7 +74,14 @@ func (t *Till) ChargeCard(o *order.Order) (queue.Entry, error) {
 	return e, nil
 }
 
-// createPaymentIntentParams is the form body of the PaymentIntent creation
+func (t *Till) captureMethod() string {
+	if t.cfg.CaptureMethod == "automatic" {
+		return string(stripe.PaymentIntentCaptureMethodAutomatic)
+	}
+	return string(stripe.PaymentIntentCaptureMethodManual)
+}
+
+// createPaymentIntentParams is the outbox payload of the PaymentIntent creation
 // for what remains due on o: a card-present payment with manual capture
 // (captured when the sale completes, or at end of day), tagged with the
 // order and lane so reconciliation can find it. The body is encoded with
@@ -92,13 +99,11 @@ func (t *Till) createPaymentIntentParams(o *order.Order) ([]byte, error) {
 		Amount:             stripe.Int64(amount),
 		Currency:           stripe.String(due.Currency.StripeCode()),
 		PaymentMethodTypes: stripe.StringSlice([]string{"card_present"}),
-		CaptureMethod:      stripe.String(string(stripe.PaymentIntentCaptureMethodManual)),
+		CaptureMethod:      stripe.String(t.captureMethod()),
 	}
 	p.AddMetadata("order_id", o.ID())
 	p.AddMetadata("lane", o.Lane())
-	var v form.Values
-	form.AppendTo(&v, p)
-	return []byte(v.Encode()), nil
+	return encodePayload(opPayload{Form: string(api.Encode(p))}), nil
 }
 
 func putOrder(tx *queue.Tx, o *order.Order) error {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/assets"
 	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/sync/api"
+	"github.com/tillpos/till/sync/drain"
 	"github.com/tillpos/till/sync/sandbox"
 	"github.com/tillpos/till/ui"
 )
@@ -29,6 +32,12 @@ type Params struct {
 	// LockTimeout bounds the wait for a database another Till holds;
 	// queue.DefaultLockTimeout when zero.
 	LockTimeout time.Duration
+	// DrainConcurrency bounds the outbox calls in flight at once;
+	// drain.DefaultConcurrency when zero.
+	DrainConcurrency int
+	// OnDrainEvent receives the drainer's state (connectivity, outbox
+	// counts). It must not block.
+	OnDrainEvent func(drain.Event)
 }
 
 // Till is one open till: its store, lane, catalog and rules.
@@ -41,11 +50,16 @@ type Till struct {
 	store   *queue.Store
 	api     apiEndpoint
 	sandbox *sandbox.Server // the embedded API when none is configured; nil otherwise
+	client  *api.Client
+	drainer *drain.Drainer
 	now     func() time.Time
 	log     *slog.Logger
 
-	mu   sync.Mutex
-	subs []func()
+	mu      sync.Mutex
+	subs    []func()
+	changes chan struct{} // closed and replaced on every store change
+	stopped chan struct{} // closed when the drainer's Run has returned; nil before Start
+	stop    context.CancelFunc
 }
 
 // Open opens the till's database and loads its catalog. The errors it
@@ -84,7 +98,8 @@ func Open(p Params) (*Till, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open till: create data directory: %w", err)
 	}
-	t := &Till{cfg: cfg, locale: tag, cash: money.CashRules{}, lane: lane, catalog: cat, now: p.Now, log: p.Logger}
+	t := &Till{cfg: cfg, locale: tag, cash: money.CashRules{}, lane: lane, catalog: cat, now: p.Now, log: p.Logger,
+		changes: make(chan struct{})}
 	t.store, err = queue.Open(path, queue.Options{
 		LockTimeout: p.LockTimeout,
 		Now:         p.Now,
@@ -98,7 +113,44 @@ func Open(p Params) (*Till, error) {
 		t.store.Close()
 		return nil, fmt.Errorf("open till: %w", err)
 	}
+	if err := t.wireDrainer(p); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("open till: %w", err)
+	}
 	return t, nil
+}
+
+// wireDrainer builds the API client and the outbox drainer over it.
+func (t *Till) wireDrainer(p Params) error {
+	var err error
+	t.client, err = api.New(api.Config{BaseURL: t.api.BaseURL, Key: t.api.Key.Reveal(), Logger: t.log, Now: t.now})
+	if err != nil {
+		return err
+	}
+	exec := &executor{client: t.client, now: t.now, log: t.log, captureLater: t.cfg.CaptureAtEndOfDay}
+	t.drainer, err = drain.New(drain.Config{
+		Store:       t.store,
+		Executor:    exec,
+		Concurrency: p.DrainConcurrency,
+		Probe:       t.client.Probe,
+		Now:         t.now,
+		Logger:      t.log,
+		OnEvent:     p.OnDrainEvent,
+	})
+	return err
+}
+
+// Start runs the outbox drainer in the background until Close. Call it
+// once; a till that is never started commits sales but sends nothing.
+func (t *Till) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.stop, t.stopped = cancel, make(chan struct{})
+	go func() {
+		defer close(t.stopped)
+		if err := t.drainer.Run(ctx); err != nil {
+			t.log.Error("outbox drainer stopped", "err", err)
+		}
+	}()
 }
 
 // apiEndpoint is where the till's payment API is, and how to describe it.
@@ -149,6 +201,10 @@ func (t *Till) APIDescription() string {
 // Close stops the embedded sandbox, if any, and closes the store. The Till
 // is unusable afterwards.
 func (t *Till) Close() error {
+	if t.stop != nil {
+		t.stop()
+		<-t.stopped // the drainer records what is in flight before the store closes
+	}
 	var errs []error
 	if t.sandbox != nil {
 		errs = append(errs, t.sandbox.Close())
@@ -174,10 +230,22 @@ func (t *Till) Subscribe(fn func()) {
 func (t *Till) changed() {
 	t.mu.Lock()
 	subs := t.subs
+	close(t.changes)
+	t.changes = make(chan struct{})
 	t.mu.Unlock()
+	if t.drainer != nil {
+		t.drainer.Wake()
+	}
 	for _, fn := range subs {
 		fn()
 	}
+}
+
+// changesChan returns a channel closed at the next store change.
+func (t *Till) changesChan() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.changes
 }
 
 // recentOrders is how many orders the status screen lists.

@@ -85,7 +85,11 @@ func TestChargeCardCommitsOrderAndCreateTogether(t *testing.T) {
 	if e.IdempotencyKey == "" || !strings.Contains(e.IdempotencyKey, o.ID()) {
 		t.Errorf("idempotency key %q does not name the order", e.IdempotencyKey)
 	}
-	form, err := url.ParseQuery(string(e.Payload))
+	p, err := decodePayload(e.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, err := url.ParseQuery(p.Form)
 	if err != nil {
 		t.Fatalf("payload is not a form: %v", err)
 	}

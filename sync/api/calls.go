@@ -150,6 +150,10 @@ type PresentPaymentMethodCardParams struct {
 	Last4 *string `form:"last4"`
 	// ReadMethod, e.g. contactless_emv.
 	ReadMethod *string `form:"read_method"`
+	// SimulatedCard names a simulated test card (visa, charge_declined,
+	// charge_declined_insufficient_funds, …) that decides the outcome
+	// whatever the amount; without it the amount decides.
+	SimulatedCard *string `form:"simulated_card"`
 }
 
 // PresentPaymentMethod is the simulated reader: it presents a card to a

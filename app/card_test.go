@@ -1,0 +1,268 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v86"
+
+	"github.com/tillpos/till/app/order"
+	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/sync/api"
+	"github.com/tillpos/till/sync/sandbox"
+	"github.com/tillpos/till/sync/sandbox/sandboxtest"
+)
+
+// liveTill is a till talking to a real sandbox over loopback, with its
+// drainer running, and a client of its own to inspect the sandbox.
+type liveTill struct {
+	*Till
+	srv *sandboxtest.Server
+	api *api.Client
+}
+
+func openLiveTill(t *testing.T, mutate func(*Config)) *liveTill {
+	t.Helper()
+	srv := sandboxtest.New(t, sandbox.Options{})
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(t.TempDir(), "till.db")
+	cfg.API = APIConfig{BaseURL: srv.URL, Key: Secret(srv.Key)}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	till, err := Open(Params{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	till.Start()
+	t.Cleanup(func() {
+		if err := till.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	c, err := api.New(api.Config{BaseURL: srv.URL, Key: srv.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &liveTill{Till: till, srv: srv, api: c}
+}
+
+// ctx bounds a test's waits. It is a safety net for a broken build, never
+// a way to wait for something.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (lt *liveTill) waitIdle(t *testing.T, ctx context.Context) queue.Stats {
+	t.Helper()
+	for {
+		changed := lt.changesChan()
+		st, err := lt.store.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Pending == 0 || st.Pending == st.Blocked+st.Dead {
+			return st
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("outbox never drained: %+v", st)
+		}
+	}
+}
+
+// intentsFor lists the sandbox's PaymentIntents for an order.
+func (lt *liveTill) intentsFor(t *testing.T, ctx context.Context, orderID string) []*stripe.PaymentIntent {
+	t.Helper()
+	var out []*stripe.PaymentIntent
+	for pi, err := range lt.api.PaymentIntents(ctx, &stripe.PaymentIntentListParams{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pi.Metadata["order_id"] == orderID {
+			out = append(out, pi)
+		}
+	}
+	return out
+}
+
+// charge rings up a demo basket, charges it by card and waits for its
+// PaymentIntent to exist.
+func (lt *liveTill) charge(t *testing.T, ctx context.Context) *order.Order {
+	t.Helper()
+	o, err := lt.demoBasket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lt.ChargeCard(o); err != nil {
+		t.Fatal(err)
+	}
+	o, err = lt.WaitOrder(ctx, o.ID(), func(o *order.Order) bool { _, ok := CurrentCard(o); return ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func (lt *liveTill) collect(t *testing.T, ctx context.Context, id, card string) (*order.Order, *order.Decline) {
+	t.Helper()
+	if err := lt.CollectCard(ctx, id, card); err != nil {
+		t.Fatal(err)
+	}
+	o, err := lt.WaitOrder(ctx, id, func(o *order.Order) bool { settled, _ := CardOutcome(o); return settled })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, decline := CardOutcome(o)
+	return o, decline
+}
+
+// assertPaid checks the sandbox's side of a completed card sale: one
+// PaymentIntent for the order, captured for exactly the order's total.
+func (lt *liveTill) assertPaid(t *testing.T, ctx context.Context, o *order.Order) {
+	t.Helper()
+	pis := lt.intentsFor(t, ctx, o.ID())
+	if len(pis) != 1 {
+		t.Fatalf("order %s has %d PaymentIntents, want 1", o.ID(), len(pis))
+	}
+	want, _ := o.Totals().Total.StripeAmount()
+	if pi := pis[0]; pi.Status != stripe.PaymentIntentStatusSucceeded || pi.AmountReceived != want || pi.Metadata["lane"] != "lane1" {
+		t.Fatalf("PaymentIntent %s: status %s, received %d, lane %q; want succeeded, %d, lane1",
+			pi.ID, pi.Status, pi.AmountReceived, pi.Metadata["lane"], want)
+	}
+}
+
+func TestCardSaleApprovedAndCaptured(t *testing.T) {
+	lt := openLiveTill(t, nil)
+	ctx := testCtx(t)
+	o := lt.charge(t, ctx)
+	o, decline := lt.collect(t, ctx, o.ID(), "mastercard")
+	if decline != nil || o.Status() != order.StatusCompleted {
+		t.Fatalf("order %s: %s, decline %+v", o.ID(), o.Status(), decline)
+	}
+	card, _ := CurrentCard(o)
+	if card.Payment.Brand != "mastercard" || card.Payment.Last4 == "" {
+		t.Errorf("receipt card = %s %s, want mastercard and its last 4", card.Payment.Brand, card.Payment.Last4)
+	}
+	if st := lt.waitIdle(t, ctx); st.Dead != 0 {
+		t.Fatalf("dead letters: %+v", st)
+	}
+	lt.assertPaid(t, ctx, o)
+}
+
+// TestDeclineThenApproveOnSamePaymentIntent follows SPEC §2.1's first
+// failure row: a decline shows its reason, and the next card goes on the
+// same PaymentIntent.
+func TestDeclineThenApproveOnSamePaymentIntent(t *testing.T) {
+	lt := openLiveTill(t, nil)
+	ctx := testCtx(t)
+	o := lt.charge(t, ctx)
+	first, _ := CurrentCard(o)
+	o, decline := lt.collect(t, ctx, o.ID(), "charge_declined_insufficient_funds")
+	if decline == nil || decline.Code != "insufficient_funds" || o.Status() != order.StatusTendering {
+		t.Fatalf("after a declined card: %s, decline %+v", o.Status(), decline)
+	}
+	o, decline = lt.collect(t, ctx, o.ID(), "visa")
+	if decline != nil || o.Status() != order.StatusCompleted {
+		t.Fatalf("after an approved card: %s, decline %+v", o.Status(), decline)
+	}
+	if second, _ := CurrentCard(o); second.Payment.PaymentIntentID != first.Payment.PaymentIntentID {
+		t.Fatalf("a new PaymentIntent after a decline: %s, then %s", first.Payment.PaymentIntentID, second.Payment.PaymentIntentID)
+	}
+	lt.waitIdle(t, ctx)
+	lt.assertPaid(t, ctx, o)
+}
+
+// TestCreateAfterReplayed500 is the indeterminate case that must never
+// double-charge: the create commits on the server but answers 500, and the
+// server replays that 500 for the key. The next attempt finds the
+// PaymentIntent by metadata[order_id] instead of creating another.
+func TestCreateAfterReplayed500(t *testing.T) {
+	lt := openLiveTill(t, nil)
+	ctx := testCtx(t)
+	lt.srv.InjectFaults(t, sandbox.FaultConfig{Seed: 1, Rules: []sandbox.FaultRule{{
+		Method: "POST", Path: "/v1/payment_intents", Kind: sandbox.FaultErrorAfterCommit, Times: 1}}})
+	o := lt.charge(t, ctx)
+	o, _ = lt.collect(t, ctx, o.ID(), "visa")
+	lt.waitIdle(t, ctx)
+	lt.assertPaid(t, ctx, o)
+}
+
+// TestCreateAfterFailureBeforeCommit is the other half: the server saved a
+// 500 for a create that had no effect. The lookup proves nothing exists,
+// and only then does a superseding key create the PaymentIntent.
+func TestCreateAfterFailureBeforeCommit(t *testing.T) {
+	lt := openLiveTill(t, nil)
+	ctx := testCtx(t)
+	lt.srv.InjectFaults(t, sandbox.FaultConfig{Seed: 1, Rules: []sandbox.FaultRule{{
+		Method: "POST", Path: "/v1/payment_intents", Kind: sandbox.FaultErrorBeforeCommit, Times: 1}}})
+	o := lt.charge(t, ctx)
+	o, _ = lt.collect(t, ctx, o.ID(), "visa")
+	lt.waitIdle(t, ctx)
+	lt.assertPaid(t, ctx, o)
+}
+
+// TestConfirmResponseLost drops the connection after the confirm committed:
+// the retry must record the authorisation, not confirm twice.
+func TestConfirmResponseLost(t *testing.T) {
+	lt := openLiveTill(t, nil)
+	ctx := testCtx(t)
+	o := lt.charge(t, ctx)
+	lt.srv.InjectFaults(t, sandbox.FaultConfig{Seed: 1, Rules: []sandbox.FaultRule{
+		{Method: "POST", Path: "/v1/payment_intents/*/confirm", Kind: sandbox.FaultDropAfterCommit, Times: 1},
+	}})
+	o, decline := lt.collect(t, ctx, o.ID(), "visa")
+	if decline != nil || o.Status() != order.StatusCompleted {
+		t.Fatalf("order %s: %s, decline %+v", o.ID(), o.Status(), decline)
+	}
+	lt.waitIdle(t, ctx)
+	lt.assertPaid(t, ctx, o)
+	if n := lt.srv.Faults().Rules[0].Injected; n != 1 {
+		t.Fatalf("the dropped response was injected %d times, want 1", n)
+	}
+}
+
+// TestCaptureAfterExpiryIsDeadLettered: an authorisation that expired
+// before its capture cannot be captured; the entry goes to the manager.
+func TestCaptureAfterExpiryIsDeadLettered(t *testing.T) {
+	lt := openLiveTill(t, func(c *Config) { c.CaptureAtEndOfDay = true })
+	ctx := testCtx(t)
+	o := lt.charge(t, ctx)
+	o, _ = lt.collect(t, ctx, o.ID(), "visa")
+	if o.Status() != order.StatusCompleted {
+		t.Fatalf("order %s: %s", o.ID(), o.Status())
+	}
+	lt.waitIdle(t, ctx)
+	card, _ := CurrentCard(o)
+	if pis := lt.intentsFor(t, ctx, o.ID()); len(pis) != 1 || pis[0].Status != stripe.PaymentIntentStatusRequiresCapture {
+		t.Fatalf("with capture at end of day the authorisation must stay open: %+v", pis)
+	}
+	lt.srv.AdvanceClock(t, 49*time.Hour)
+	err := lt.store.Update(func(tx *queue.Tx) error {
+		return enqueueCapture(tx, o, card.Payment.PaymentIntentID, 100)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := lt.waitIdle(t, ctx)
+	if st.Dead != 1 {
+		t.Fatalf("stats %+v, want one dead letter", st)
+	}
+	err = lt.store.View(func(tx *queue.Tx) error {
+		return tx.ForEachDead(func(e queue.Entry) error {
+			if e.Op != queue.OpCapture || !strings.Contains(e.LastError, "canceled") {
+				t.Errorf("dead letter %s: %s", e.Op, e.LastError)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

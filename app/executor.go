@@ -1,0 +1,488 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/stripe/stripe-go/v86"
+
+	"github.com/tillpos/till/app/money"
+	"github.com/tillpos/till/app/order"
+	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/sync/api"
+	"github.com/tillpos/till/sync/drain"
+)
+
+// opPayload is what an outbox entry of the till carries: the request's
+// form body, encoded by stripe-go's form package when the entry was
+// enqueued, and the PaymentIntent it targets when that was known then.
+type opPayload struct {
+	PaymentIntent string `json:"pi,omitempty"`
+	Form          string `json:"form,omitempty"`
+}
+
+func encodePayload(p opPayload) []byte {
+	b, _ := json.Marshal(p) // two strings: cannot fail
+	return b
+}
+
+func decodePayload(b []byte) (opPayload, error) {
+	var p opPayload
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("payload is not an outbox payload: %w", err)
+	}
+	if _, err := url.ParseQuery(p.Form); err != nil {
+		return p, fmt.Errorf("payload form: %w", err)
+	}
+	return p, nil
+}
+
+// keyMaxAge is how old an idempotency key may be before the API may have
+// pruned it (Stripe keeps keys about 24 hours). An older entry may run as a
+// fresh request, so it is resolved by asking the API first.
+const keyMaxAge = 23 * time.Hour
+
+// executor performs the till's outbox entries against the payment API and
+// writes what the API answered onto the orders.
+//
+// Every doubt is resolved by asking the API, never by guessing (the
+// "recovery points" of idempotency keys):
+//
+//   - A create that was tried before (the process may have died with the
+//     request on the wire), or whose key may have been pruned, first looks
+//     for the order's PaymentIntent: PaymentIntents created since shortly
+//     before the entry, matched on metadata[order_id] (a list, which is
+//     consistent, not a search, which lags). Found: that is the answer.
+//     Not found: the create is sent.
+//   - A create or confirm that only gets a replayed 5xx (the server saved a
+//     failure for the key and will replay it forever) is sent once more with
+//     a superseding key, but only right after the lookup proved that the
+//     first request had no effect; the superseding key derives from the
+//     entry's key and attempt, and the next attempt looks up first again.
+//   - A confirm, capture or cancel that was tried before retrieves the
+//     PaymentIntent first and is done if it already is where the call
+//     would take it. A permanent error on them is checked the same way
+//     before the entry is dead-lettered.
+//
+// A decline is not a failure of the outbox: the API answered, the entry is
+// done, and the order records the decline for the cashier to try another
+// card on the same PaymentIntent.
+type executor struct {
+	client *api.Client
+	now    func() time.Time
+	log    *slog.Logger
+	// captureLater leaves authorised card payments uncaptured when the
+	// order completes ("capture at end of day"); otherwise the capture is
+	// enqueued in the transaction that completes the order.
+	captureLater bool
+}
+
+var _ drain.Executor = (*executor)(nil)
+
+// Execute implements drain.Executor.
+func (x *executor) Execute(ctx context.Context, e queue.Entry) drain.Outcome {
+	p, err := decodePayload(e.Payload)
+	if err != nil {
+		return dead(fmt.Errorf("%s for order %s: %w", e.Op, e.OrderID, err), nil)
+	}
+	doubt := e.Attempts > 1 || x.now().Sub(e.Created) > keyMaxAge
+	switch e.Op {
+	case queue.OpCreate:
+		return x.create(ctx, e, p, doubt)
+	case queue.OpConfirm:
+		return x.confirm(ctx, e, p, doubt)
+	case queue.OpCapture:
+		return x.settle(ctx, e, p, doubt, "capture", stripe.PaymentIntentStatusSucceeded)
+	case queue.OpCancel:
+		return x.settle(ctx, e, p, doubt, "cancel", stripe.PaymentIntentStatusCanceled)
+	case queue.OpUpdate:
+		return x.update(ctx, e, p)
+	}
+	return dead(fmt.Errorf("order %s: unknown outbox operation %s", e.OrderID, e.Op), nil)
+}
+
+func (x *executor) create(ctx context.Context, e queue.Entry, p opPayload, doubt bool) drain.Outcome {
+	op := "create PaymentIntent for order " + e.OrderID
+	if doubt {
+		pi, err := x.findByOrder(ctx, e)
+		if err != nil {
+			return x.failed(op+": look for an earlier attempt's PaymentIntent", err)
+		}
+		if pi != nil {
+			x.log.Info("outbox: create resolved to an existing PaymentIntent", "order", e.OrderID, "payment_intent", pi.ID, "entry", e.Seq)
+			return done(recordCreated(e.OrderID, pi, x.now))
+		}
+	}
+	pi, err := x.post(ctx, "/v1/payment_intents", p.Form, e.IdempotencyKey)
+	if doubt && replayedServerError(err) {
+		// The lookup above proved the saved failure had no effect.
+		pi, err = x.post(ctx, "/v1/payment_intents", p.Form, supersedingKey(e))
+	}
+	if err != nil {
+		return x.failed(op, err)
+	}
+	return done(recordCreated(e.OrderID, pi, x.now))
+}
+
+func (x *executor) confirm(ctx context.Context, e queue.Entry, p opPayload, doubt bool) drain.Outcome {
+	op := fmt.Sprintf("confirm PaymentIntent %s of order %s", p.PaymentIntent, e.OrderID)
+	if p.PaymentIntent == "" {
+		return dead(errors.New(op+": the entry names no PaymentIntent"), nil)
+	}
+	checked := false
+	if doubt {
+		pi, err := x.retrieve(ctx, p.PaymentIntent)
+		if err != nil {
+			return x.failed(op+": retrieve before retrying", err)
+		}
+		if pi.Status != stripe.PaymentIntentStatusRequiresConfirmation {
+			// Confirmed already (or declined, or cancelled): record
+			// where it is rather than confirming again.
+			return done(x.recordConfirmed(e.OrderID, pi))
+		}
+		checked = true
+	}
+	path := "/v1/payment_intents/" + url.PathEscape(p.PaymentIntent) + "/confirm"
+	pi, err := x.post(ctx, path, p.Form, e.IdempotencyKey)
+	if checked && replayedServerError(err) {
+		pi, err = x.post(ctx, path, p.Form, supersedingKey(e))
+	}
+	var ae *api.Error
+	switch {
+	case err == nil:
+		return done(x.recordConfirmed(e.OrderID, pi))
+	case api.ClassOf(err) == api.Declined && errors.As(err, &ae):
+		return done(recordDecline(e.OrderID, p.PaymentIntent, string(ae.DeclineCode), string(ae.Code), ae.Message, x.now))
+	case api.ClassOf(err) == api.Permanent:
+		return x.reconcile(ctx, e, op, p.PaymentIntent, err, func(pi *stripe.PaymentIntent) bool {
+			return pi.Status != stripe.PaymentIntentStatusRequiresConfirmation
+		}, func(pi *stripe.PaymentIntent) func(*queue.Tx) error { return x.recordConfirmed(e.OrderID, pi) })
+	}
+	return x.failed(op, err)
+}
+
+// settle captures or cancels: calls that move an existing PaymentIntent to
+// a final status.
+func (x *executor) settle(ctx context.Context, e queue.Entry, p opPayload, doubt bool, verb string, target stripe.PaymentIntentStatus) drain.Outcome {
+	id := p.PaymentIntent
+	if id == "" {
+		// Enqueued before the create had answered (a void while
+		// offline): the create has run since, so ask the API.
+		pi, err := x.findByOrder(ctx, e)
+		if err != nil {
+			return x.failed(fmt.Sprintf("%s for order %s: find its PaymentIntent", verb, e.OrderID), err)
+		}
+		if pi == nil {
+			if verb == "cancel" {
+				return done(nil) // nothing was ever created: nothing to cancel
+			}
+			return dead(fmt.Errorf("capture for order %s: the order has no PaymentIntent", e.OrderID), nil)
+		}
+		id = pi.ID
+	}
+	op := fmt.Sprintf("%s PaymentIntent %s of order %s", verb, id, e.OrderID)
+	final := func(pi *stripe.PaymentIntent) bool {
+		return pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled
+	}
+	if doubt {
+		pi, err := x.retrieve(ctx, id)
+		if err != nil {
+			return x.failed(op+": retrieve before retrying", err)
+		}
+		if final(pi) {
+			return x.settled(op, pi, target)
+		}
+	}
+	pi, err := x.post(ctx, "/v1/payment_intents/"+url.PathEscape(id)+"/"+verb, p.Form, e.IdempotencyKey)
+	if err == nil {
+		return x.settled(op, pi, target)
+	}
+	if api.ClassOf(err) == api.Permanent {
+		return x.reconcile(ctx, e, op, id, err, func(pi *stripe.PaymentIntent) bool { return pi.Status == target },
+			func(*stripe.PaymentIntent) func(*queue.Tx) error { return nil })
+	}
+	return x.failed(op, err)
+}
+
+// settled is the outcome of a capture or cancel whose PaymentIntent reached
+// a final status: done if it is the one asked for, dead (for the manager)
+// if it is the other, e.g. an authorisation that expired before capture.
+func (x *executor) settled(op string, pi *stripe.PaymentIntent, target stripe.PaymentIntentStatus) drain.Outcome {
+	if pi.Status == target {
+		return done(nil)
+	}
+	if pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled {
+		reason := ""
+		if pi.CancellationReason != "" {
+			reason = " (" + string(pi.CancellationReason) + ")"
+		}
+		return dead(fmt.Errorf("%s: the PaymentIntent is already %s%s", op, pi.Status, reason), nil)
+	}
+	return dead(fmt.Errorf("%s: the API answered status %s", op, pi.Status), nil)
+}
+
+func (x *executor) update(ctx context.Context, e queue.Entry, p opPayload) drain.Outcome {
+	op := fmt.Sprintf("update PaymentIntent %s of order %s", p.PaymentIntent, e.OrderID)
+	if p.PaymentIntent == "" {
+		return dead(errors.New(op+": the entry names no PaymentIntent"), nil)
+	}
+	// An update carries its full new values, so sending it again is
+	// harmless even after the key was pruned.
+	if _, err := x.post(ctx, "/v1/payment_intents/"+url.PathEscape(p.PaymentIntent), p.Form, e.IdempotencyKey); err != nil {
+		return x.failed(op, err)
+	}
+	return done(nil)
+}
+
+// reconcile handles a permanent error on a call to an existing
+// PaymentIntent: if the PaymentIntent is already where the call would have
+// taken it (the earlier attempt acted, its answer was lost, and the key was
+// pruned or replaced), the entry is done; otherwise it is dead.
+func (x *executor) reconcile(ctx context.Context, e queue.Entry, op, id string, cause error,
+	reached func(*stripe.PaymentIntent) bool, record func(*stripe.PaymentIntent) func(*queue.Tx) error) drain.Outcome {
+	pi, err := x.retrieve(ctx, id)
+	if err != nil {
+		if api.ClassOf(err) == api.Permanent {
+			return dead(fmt.Errorf("%s: %w", op, cause), nil)
+		}
+		return x.failed(op+": retrieve after "+cause.Error(), err)
+	}
+	if reached(pi) {
+		return done(record(pi))
+	}
+	why := string(pi.Status)
+	if pi.CancellationReason != "" {
+		why += " (" + string(pi.CancellationReason) + ")"
+	}
+	return dead(fmt.Errorf("%s: the PaymentIntent is %s: %w", op, why, cause), nil)
+}
+
+// findByOrder looks for the PaymentIntent of the entry's order among those
+// created since an hour before the entry (room for clock skew). It returns
+// nil when there is none.
+func (x *executor) findByOrder(ctx context.Context, e queue.Entry) (*stripe.PaymentIntent, error) {
+	params := &stripe.PaymentIntentListParams{}
+	params.Filters.AddFilter("created[gte]", "", strconv.FormatInt(e.Created.Add(-time.Hour).Unix(), 10))
+	params.Limit = stripe.Int64(100)
+	var found *stripe.PaymentIntent
+	for pi, err := range x.client.PaymentIntents(ctx, params) {
+		if err != nil {
+			return nil, err
+		}
+		if pi.Metadata["order_id"] != e.OrderID {
+			continue
+		}
+		if found != nil {
+			// Never expected: say so loudly, and prefer the live one.
+			x.log.Error("outbox: two PaymentIntents for one order", "order", e.OrderID, "first", found.ID, "second", pi.ID)
+			if found.Status != stripe.PaymentIntentStatusCanceled {
+				continue
+			}
+		}
+		found = pi
+	}
+	return found, nil
+}
+
+func (x *executor) retrieve(ctx context.Context, id string) (*stripe.PaymentIntent, error) {
+	params := &stripe.PaymentIntentRetrieveParams{}
+	params.AddExpand("latest_charge")
+	pi, _, err := x.client.RetrievePaymentIntent(ctx, id, params)
+	return pi, err
+}
+
+func (x *executor) post(ctx context.Context, path, form, key string) (*stripe.PaymentIntent, error) {
+	resp, err := x.client.Post(ctx, path, []byte(form), key)
+	if err != nil {
+		return nil, err
+	}
+	var pi stripe.PaymentIntent
+	if err := resp.Decode(&pi); err != nil {
+		return nil, err
+	}
+	return &pi, nil
+}
+
+// failed turns a failed call into a retry or a dead letter by its class.
+// Indeterminate failures are retried: the next attempt has Attempts > 1
+// and so resolves before it acts.
+func (x *executor) failed(op string, err error) drain.Outcome {
+	err = fmt.Errorf("%s: %w", op, err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return drain.Outcome{Kind: drain.Retry, Err: err}
+	}
+	var ae *api.Error
+	switch api.ClassOf(err) {
+	case api.Permanent:
+		return dead(err, nil)
+	case api.Transient, api.Indeterminate:
+		unreachable := errors.As(err, &ae) && ae.HTTPStatus == 0
+		return drain.Outcome{Kind: drain.Retry, Err: err, Unreachable: unreachable}
+	}
+	return drain.Outcome{Kind: drain.Retry, Err: err}
+}
+
+func replayedServerError(err error) bool {
+	var ae *api.Error
+	return errors.As(err, &ae) && ae.ReplayedServerError()
+}
+
+// supersedingKey replaces an entry's key whose saved answer is a failure
+// that provably had no effect. It is fixed by the entry and its attempt.
+func supersedingKey(e queue.Entry) string {
+	return e.IdempotencyKey + ":retry" + strconv.Itoa(e.Attempts)
+}
+
+func done(record func(*queue.Tx) error) drain.Outcome {
+	return drain.Outcome{Kind: drain.Done, Record: record}
+}
+
+func dead(err error, record func(*queue.Tx) error) drain.Outcome {
+	return drain.Outcome{Kind: drain.Dead, Err: err, Record: record}
+}
+
+// loadOrder reads an order inside a store transaction.
+func loadOrder(tx *queue.Tx, id string, now func() time.Time) (*order.Order, error) {
+	b, err := tx.Order(id)
+	if err != nil {
+		return nil, err
+	}
+	return order.Unmarshal(b, now)
+}
+
+// cardTender finds the order's tender for a PaymentIntent.
+func cardTender(o *order.Order, pi string) (order.Tender, bool) {
+	for _, t := range o.Tenders() {
+		if t.Payment != nil && t.Payment.PaymentIntentID == pi {
+			return t, true
+		}
+	}
+	return order.Tender{}, false
+}
+
+// recordCreated notes the new PaymentIntent on its order as a card tender
+// awaiting a card. An order that was voided or completed meanwhile keeps
+// its state: the outbox history holds the answer, and a cancel entry
+// behind this one (voids enqueue one) takes care of the PaymentIntent.
+func recordCreated(orderID string, pi *stripe.PaymentIntent, now func() time.Time) func(*queue.Tx) error {
+	return func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, orderID, now)
+		if err != nil {
+			return err
+		}
+		if o.Status() != order.StatusTendering {
+			return nil
+		}
+		if t, ok := cardTender(o, pi.ID); ok {
+			if err := o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), "", ""); err != nil {
+				return err
+			}
+			return putOrder(tx, o)
+		}
+		amount, err := money.FromStripeAmount(pi.Amount, o.Currency())
+		if err != nil {
+			return err
+		}
+		if _, err := o.AddPayment(order.TenderCard, amount, order.Payment{
+			PaymentIntentID: pi.ID, Status: order.PaymentStatus(pi.Status),
+		}); err != nil {
+			return err
+		}
+		return putOrder(tx, o)
+	}
+}
+
+// recordConfirmed writes a confirmation's result onto the order. An
+// authorisation (or an automatic capture) completes the order in the same
+// transaction, and enqueues the capture behind it unless captures wait for
+// the end of day: there is no moment at which money is authorised but the
+// sale not completed.
+func (x *executor) recordConfirmed(orderID string, pi *stripe.PaymentIntent) func(*queue.Tx) error {
+	return func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, orderID, x.now)
+		if err != nil {
+			return err
+		}
+		if o.Status() != order.StatusTendering {
+			return nil
+		}
+		t, ok := cardTender(o, pi.ID)
+		if !ok {
+			return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi.ID)
+		}
+		if pi.Status == stripe.PaymentIntentStatusRequiresPaymentMethod && pi.LastPaymentError != nil {
+			e := pi.LastPaymentError
+			code := string(e.DeclineCode)
+			if code == "" {
+				code = string(e.Code)
+			}
+			if err := o.RecordDecline(t.ID, code, e.Msg); err != nil {
+				return err
+			}
+			return putOrder(tx, o)
+		}
+		brand, last4 := cardOf(pi)
+		if err := o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), brand, last4); err != nil {
+			return err
+		}
+		if t, _ := cardTender(o, pi.ID); t.Counts() && o.Remaining().Amount == 0 {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if pi.Status == stripe.PaymentIntentStatusRequiresCapture && !x.captureLater {
+				if err := enqueueCapture(tx, o, pi.ID, pi.Amount); err != nil {
+					return err
+				}
+			}
+		}
+		return putOrder(tx, o)
+	}
+}
+
+func enqueueCapture(tx *queue.Tx, o *order.Order, pi string, amount int64) error {
+	form := api.Encode(&stripe.PaymentIntentCaptureParams{AmountToCapture: stripe.Int64(amount)})
+	_, err := tx.Enqueue(queue.NewEntry{OrderID: o.ID(), Op: queue.OpCapture,
+		Payload: encodePayload(opPayload{PaymentIntent: pi, Form: string(form)})})
+	return err
+}
+
+// recordDecline writes a declined confirmation onto the order.
+func recordDecline(orderID, pi, declineCode, code, message string, now func() time.Time) func(*queue.Tx) error {
+	return func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, orderID, now)
+		if err != nil {
+			return err
+		}
+		if o.Status() != order.StatusTendering {
+			return nil
+		}
+		t, ok := cardTender(o, pi)
+		if !ok {
+			return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi)
+		}
+		if declineCode == "" {
+			declineCode = code
+		}
+		if err := o.RecordDecline(t.ID, declineCode, message); err != nil {
+			return err
+		}
+		return putOrder(tx, o)
+	}
+}
+
+// cardOf is the brand and last four digits for the receipt, from the
+// PaymentIntent's latest charge when the API expanded it.
+func cardOf(pi *stripe.PaymentIntent) (brand, last4 string) {
+	ch := pi.LatestCharge
+	if ch == nil || ch.PaymentMethodDetails == nil || ch.PaymentMethodDetails.CardPresent == nil {
+		return "", ""
+	}
+	cp := ch.PaymentMethodDetails.CardPresent
+	return string(cp.Brand), cp.Last4
+}
