@@ -131,6 +131,7 @@ func (r *runner) show(t *Till, err error) {
 	r.win.SetContent(s.Content())
 	t.Subscribe(s.Changed)
 	s.Start(ctx)
+	t.Start()
 }
 
 // problem turns a start-up error into a screen that says what to do.

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stripe/stripe-go/v86"
 
@@ -161,13 +163,31 @@ func (t *Till) DemoCashSale() (*order.Order, error) {
 
 // DemoCardSale rings up a demo basket and charges it by card: the order is
 // committed in tendering with its PaymentIntent creation in the outbox.
-func (t *Till) DemoCardSale() (*order.Order, error) {
+//
+// Then it plays the simulated reader, waiting at most wait for each step:
+// once the PaymentIntent exists a simulated Visa is presented, and the sale
+// completes when the API authorises it. If the API does not answer in time
+// the sale stays committed, in tendering, and the outbox carries on.
+func (t *Till) DemoCardSale(wait time.Duration) (*order.Order, error) {
 	o, err := t.demoBasket()
 	if err != nil {
 		return nil, fmt.Errorf("demo card sale: %w", err)
 	}
 	if _, err := t.ChargeCard(o); err != nil {
 		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ready := func(o *order.Order) bool { _, ok := CurrentCard(o); return ok }
+	if o, err = t.WaitOrder(ctx, o.ID(), ready); err != nil {
+		return o, fmt.Errorf("demo card sale %s is kept; the payment API has not created its payment yet: %w", o.ID(), err)
+	}
+	if err := t.CollectCard(ctx, o.ID(), "visa"); err != nil {
+		return o, err
+	}
+	settled := func(o *order.Order) bool { done, _ := CardOutcome(o); return done }
+	if o, err = t.WaitOrder(ctx, o.ID(), settled); err != nil {
+		return o, fmt.Errorf("demo card sale %s is kept; its card is not processed yet: %w", o.ID(), err)
 	}
 	return o, nil
 }
@@ -177,7 +197,7 @@ func (t *Till) DemoCardSale() (*order.Order, error) {
 func (t *Till) demoActions() []ui.Action {
 	return []ui.Action{
 		{Label: "Ring up a demo cash sale", Run: func() error { _, err := t.DemoCashSale(); return err }},
-		{Label: "Ring up a demo card sale", Run: func() error { _, err := t.DemoCardSale(); return err }},
+		{Label: "Ring up a demo card sale", Run: func() error { _, err := t.DemoCardSale(30 * time.Second); return err }},
 	}
 }
 

@@ -135,7 +135,12 @@ func (t *Till) wireDrainer(p Params) error {
 		Probe:       t.client.Probe,
 		Now:         t.now,
 		Logger:      t.log,
-		OnEvent:     p.OnDrainEvent,
+		OnEvent: func(ev drain.Event) {
+			if p.OnDrainEvent != nil {
+				p.OnDrainEvent(ev)
+			}
+			t.notify() // connectivity is on the status screen
+		},
 	})
 	return err
 }
@@ -241,6 +246,17 @@ func (t *Till) changed() {
 	}
 }
 
+// notify tells the subscribers something they show changed, without
+// waking the drainer (it is the drainer reporting).
+func (t *Till) notify() {
+	t.mu.Lock()
+	subs := t.subs
+	t.mu.Unlock()
+	for _, fn := range subs {
+		fn()
+	}
+}
+
 // changesChan returns a channel closed at the next store change.
 func (t *Till) changesChan() <-chan struct{} {
 	t.mu.Lock()
@@ -254,7 +270,7 @@ const recentOrders = 12
 // StoreState implements ui.StatusSource: outbox statistics (O(1)/O(log n))
 // and the most recent orders, newest first.
 func (t *Till) StoreState() (ui.StoreState, error) {
-	st := ui.StoreState{Path: t.store.Path()}
+	st := ui.StoreState{Path: t.store.Path(), Connection: t.drainer.State().String()}
 	err := t.store.View(func(tx *queue.Tx) error {
 		s, err := tx.Stats()
 		if err != nil {

@@ -55,9 +55,12 @@ func openTill(t *testing.T, mutate func(*Config)) (*Till, *fixedClock) {
 
 func TestChargeCardCommitsOrderAndCreateTogether(t *testing.T) {
 	till, _ := openTill(t, nil)
-	o, err := till.DemoCardSale()
+	o, err := till.demoBasket()
 	if err != nil {
-		t.Fatalf("DemoCardSale: %v", err)
+		t.Fatal(err)
+	}
+	if _, err := till.ChargeCard(o); err != nil {
+		t.Fatalf("ChargeCard: %v", err)
 	}
 	var entries []queue.Entry
 	var stored *order.Order

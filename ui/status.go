@@ -15,6 +15,7 @@ import (
 // StoreState is a snapshot of the till's store, as the status screen shows it.
 type StoreState struct {
 	Path          string    // the database file
+	Connection    string    // the payment API as the outbox sees it: online, offline, …
 	Orders        uint64    // orders ever recorded on this till
 	Pending       int       // outbox entries waiting to reach the API
 	InFlight      int       // outbox entries being sent right now
@@ -63,10 +64,10 @@ type StatusScreen struct {
 	reload  chan struct{}
 	content fyne.CanvasObject
 
-	path, orders, pending, inFlight, dead, oldest *widget.Label
-	problem                                       *widget.Label
-	recent                                        *widget.List
-	rows                                          []OrderSummary
+	path, conn, orders, pending, inFlight, dead, oldest *widget.Label
+	problem                                             *widget.Label
+	recent                                              *widget.List
+	rows                                                []OrderSummary
 }
 
 // NewStatusScreen builds the screen. Call Start to keep it up to date.
@@ -124,7 +125,7 @@ func (s *StatusScreen) build() {
 		"card payments wait in a durable outbox and reach the payment API exactly once.")
 	version := widget.NewLabel("Version " + s.p.Version)
 
-	s.path = widget.NewLabel("")
+	s.path, s.conn = widget.NewLabel(""), widget.NewLabel("…")
 	s.path.Wrapping = fyne.TextWrapBreak
 	s.orders, s.pending, s.inFlight = widget.NewLabel("…"), widget.NewLabel("…"), widget.NewLabel("…")
 	s.dead, s.oldest = widget.NewLabel("…"), widget.NewLabel("…")
@@ -135,6 +136,7 @@ func (s *StatusScreen) build() {
 
 	form := widget.NewForm(
 		widget.NewFormItem("Payment API", widget.NewLabel(s.p.API)),
+		widget.NewFormItem("Connection", s.conn),
 		widget.NewFormItem("Database", s.path),
 		widget.NewFormItem("Orders", s.orders),
 		widget.NewFormItem("Outbox pending", s.pending),
@@ -193,6 +195,7 @@ func (s *StatusScreen) show(st StoreState, err error, now time.Time) {
 		return
 	}
 	s.path.SetText(st.Path)
+	s.conn.SetText(st.Connection)
 	s.orders.SetText(fmt.Sprint(st.Orders))
 	s.pending.SetText(fmt.Sprint(st.Pending))
 	s.inFlight.SetText(fmt.Sprint(st.InFlight))

@@ -49,7 +49,7 @@ func TestStatusScreenLooksRight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := test.NewTempApp(t)
 		src := &snapshot{state: StoreState{
-			Path: "/home/cafe/.config/till/till.db", Orders: 1284, Pending: 3, Dead: 1,
+			Path: "/home/cafe/.config/till/till.db", Connection: "online", Orders: 1284, Pending: 3, Dead: 1,
 			Recent: []OrderSummary{
 				{ID: "lane1-01KAQ3D1V9F8C2W7Y5N0M4T6HB", Status: "tendering", Total: "CHF 17.40"},
 				{ID: "lane1-01KAQ3C7Q2R6P1X9Z4K8J3B5VD", Status: "completed", Total: "CHF 20.20"},
