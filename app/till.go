@@ -38,6 +38,9 @@ type Params struct {
 	// OnDrainEvent receives the drainer's state (connectivity, outbox
 	// counts). It must not block.
 	OnDrainEvent func(drain.Event)
+	// DrainBackoff overrides the drainer's retry backoff (attempts →
+	// delay); drain's default (1 s doubling to 5 min) when nil.
+	DrainBackoff func(attempts int) time.Duration
 }
 
 // Till is one open till: its store, lane, catalog and rules.
@@ -132,6 +135,7 @@ func (t *Till) wireDrainer(p Params) error {
 		Store:       t.store,
 		Executor:    exec,
 		Concurrency: p.DrainConcurrency,
+		Backoff:     p.DrainBackoff,
 		Probe:       t.client.Probe,
 		Now:         t.now,
 		Logger:      t.log,
