@@ -179,33 +179,28 @@ func TestDeclineThenApproveOnSamePaymentIntent(t *testing.T) {
 	lt.assertPaid(t, ctx, o)
 }
 
-// TestCreateAfterReplayed500 is the indeterminate case that must never
-// double-charge: the create commits on the server but answers 500, and the
-// server replays that 500 for the key. The next attempt finds the
-// PaymentIntent by metadata[order_id] instead of creating another.
-func TestCreateAfterReplayed500(t *testing.T) {
-	lt := openLiveTill(t, nil)
-	ctx := testCtx(t)
-	lt.srv.InjectFaults(t, sandbox.FaultConfig{Seed: 1, Rules: []sandbox.FaultRule{{
-		Method: "POST", Path: "/v1/payment_intents", Kind: sandbox.FaultErrorAfterCommit, Times: 1}}})
-	o := lt.charge(t, ctx)
-	o, _ = lt.collect(t, ctx, o.ID(), "visa")
-	lt.waitIdle(t, ctx)
-	lt.assertPaid(t, ctx, o)
-}
-
-// TestCreateAfterFailureBeforeCommit is the other half: the server saved a
-// 500 for a create that had no effect. The lookup proves nothing exists,
-// and only then does a superseding key create the PaymentIntent.
-func TestCreateAfterFailureBeforeCommit(t *testing.T) {
-	lt := openLiveTill(t, nil)
-	ctx := testCtx(t)
-	lt.srv.InjectFaults(t, sandbox.FaultConfig{Seed: 1, Rules: []sandbox.FaultRule{{
-		Method: "POST", Path: "/v1/payment_intents", Kind: sandbox.FaultErrorBeforeCommit, Times: 1}}})
-	o := lt.charge(t, ctx)
-	o, _ = lt.collect(t, ctx, o.ID(), "visa")
-	lt.waitIdle(t, ctx)
-	lt.assertPaid(t, ctx, o)
+// TestCreateWhoseAnswerIsASaved500 covers the indeterminate creates. The
+// server saves a 500 for the key and replays it on every retry, either
+// after the create committed (the next attempt must find the PaymentIntent
+// by metadata[order_id] and never create another) or before anything
+// happened (the lookup proves it, and only then does a superseding key
+// create the PaymentIntent).
+func TestCreateWhoseAnswerIsASaved500(t *testing.T) {
+	for _, kind := range []sandbox.FaultKind{sandbox.FaultErrorAfterCommit, sandbox.FaultErrorBeforeCommit} {
+		t.Run(string(kind), func(t *testing.T) {
+			lt := openLiveTill(t, nil)
+			ctx := testCtx(t)
+			lt.srv.InjectFaults(t, sandbox.FaultConfig{Seed: 1, Rules: []sandbox.FaultRule{{
+				Method: "POST", Path: "/v1/payment_intents", Kind: kind, Times: 1}}})
+			o := lt.charge(t, ctx)
+			o, _ = lt.collect(t, ctx, o.ID(), "visa")
+			lt.waitIdle(t, ctx)
+			lt.assertPaid(t, ctx, o)
+			if n := lt.srv.Faults().Rules[0].Injected; n != 1 {
+				t.Fatalf("fault injected %d times, want 1", n)
+			}
+		})
+	}
 }
 
 // TestConfirmResponseLost drops the connection after the confirm committed:

@@ -366,35 +366,42 @@ func cardTender(o *order.Order, pi string) (order.Tender, bool) {
 	return order.Tender{}, false
 }
 
+// updateTendering applies change to a tendering order inside a record
+// transaction and stores it. An order that was voided or completed
+// meanwhile is left as it is: the outbox history keeps the API's answer.
+func updateTendering(tx *queue.Tx, id string, now func() time.Time, change func(*order.Order) error) error {
+	o, err := loadOrder(tx, id, now)
+	if err != nil {
+		return err
+	}
+	if o.Status() != order.StatusTendering {
+		return nil
+	}
+	if err := change(o); err != nil {
+		return err
+	}
+	return putOrder(tx, o)
+}
+
 // recordCreated notes the new PaymentIntent on its order as a card tender
 // awaiting a card. An order that was voided or completed meanwhile keeps
 // its state: the outbox history holds the answer, and a cancel entry
 // behind this one (voids enqueue one) takes care of the PaymentIntent.
 func recordCreated(orderID string, pi *stripe.PaymentIntent, now func() time.Time) func(*queue.Tx) error {
 	return func(tx *queue.Tx) error {
-		o, err := loadOrder(tx, orderID, now)
-		if err != nil {
-			return err
-		}
-		if o.Status() != order.StatusTendering {
-			return nil
-		}
-		if t, ok := cardTender(o, pi.ID); ok {
-			if err := o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), "", ""); err != nil {
+		return updateTendering(tx, orderID, now, func(o *order.Order) error {
+			if t, ok := cardTender(o, pi.ID); ok {
+				return o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), "", "")
+			}
+			amount, err := money.FromStripeAmount(pi.Amount, o.Currency())
+			if err != nil {
 				return err
 			}
-			return putOrder(tx, o)
-		}
-		amount, err := money.FromStripeAmount(pi.Amount, o.Currency())
-		if err != nil {
+			_, err = o.AddPayment(order.TenderCard, amount, order.Payment{
+				PaymentIntentID: pi.ID, Status: order.PaymentStatus(pi.Status),
+			})
 			return err
-		}
-		if _, err := o.AddPayment(order.TenderCard, amount, order.Payment{
-			PaymentIntentID: pi.ID, Status: order.PaymentStatus(pi.Status),
-		}); err != nil {
-			return err
-		}
-		return putOrder(tx, o)
+		})
 	}
 }
 
@@ -405,43 +412,30 @@ func recordCreated(orderID string, pi *stripe.PaymentIntent, now func() time.Tim
 // sale not completed.
 func (x *executor) recordConfirmed(orderID string, pi *stripe.PaymentIntent) func(*queue.Tx) error {
 	return func(tx *queue.Tx) error {
-		o, err := loadOrder(tx, orderID, x.now)
-		if err != nil {
-			return err
-		}
-		if o.Status() != order.StatusTendering {
-			return nil
-		}
-		t, ok := cardTender(o, pi.ID)
-		if !ok {
-			return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi.ID)
-		}
-		if pi.Status == stripe.PaymentIntentStatusRequiresPaymentMethod && pi.LastPaymentError != nil {
-			e := pi.LastPaymentError
-			code := string(e.DeclineCode)
-			if code == "" {
-				code = string(e.Code)
+		return updateTendering(tx, orderID, x.now, func(o *order.Order) error {
+			t, ok := cardTender(o, pi.ID)
+			if !ok {
+				return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi.ID)
 			}
-			if err := o.RecordDecline(t.ID, code, e.Msg); err != nil {
+			if pi.Status == stripe.PaymentIntentStatusRequiresPaymentMethod && pi.LastPaymentError != nil {
+				e := pi.LastPaymentError
+				return o.RecordDecline(t.ID, declineCode(string(e.DeclineCode), string(e.Code)), e.Msg)
+			}
+			brand, last4 := cardOf(pi)
+			if err := o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), brand, last4); err != nil {
 				return err
 			}
-			return putOrder(tx, o)
-		}
-		brand, last4 := cardOf(pi)
-		if err := o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), brand, last4); err != nil {
-			return err
-		}
-		if t, _ := cardTender(o, pi.ID); t.Counts() && o.Remaining().Amount == 0 {
+			if t, _ := cardTender(o, pi.ID); !t.Counts() || o.Remaining().Amount != 0 {
+				return nil
+			}
 			if err := o.Complete(); err != nil {
 				return err
 			}
 			if pi.Status == stripe.PaymentIntentStatusRequiresCapture && !x.captureLater {
-				if err := enqueueCapture(tx, o, pi.ID, pi.Amount); err != nil {
-					return err
-				}
+				return enqueueCapture(tx, o, pi.ID, pi.Amount)
 			}
-		}
-		return putOrder(tx, o)
+			return nil
+		})
 	}
 }
 
@@ -453,27 +447,25 @@ func enqueueCapture(tx *queue.Tx, o *order.Order, pi string, amount int64) error
 }
 
 // recordDecline writes a declined confirmation onto the order.
-func recordDecline(orderID, pi, declineCode, code, message string, now func() time.Time) func(*queue.Tx) error {
+func recordDecline(orderID, pi, decline, code, message string, now func() time.Time) func(*queue.Tx) error {
 	return func(tx *queue.Tx) error {
-		o, err := loadOrder(tx, orderID, now)
-		if err != nil {
-			return err
-		}
-		if o.Status() != order.StatusTendering {
-			return nil
-		}
-		t, ok := cardTender(o, pi)
-		if !ok {
-			return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi)
-		}
-		if declineCode == "" {
-			declineCode = code
-		}
-		if err := o.RecordDecline(t.ID, declineCode, message); err != nil {
-			return err
-		}
-		return putOrder(tx, o)
+		return updateTendering(tx, orderID, now, func(o *order.Order) error {
+			t, ok := cardTender(o, pi)
+			if !ok {
+				return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi)
+			}
+			return o.RecordDecline(t.ID, declineCode(decline, code), message)
+		})
 	}
+}
+
+// declineCode is Stripe's decline_code, or its error code when the issuer
+// gave none.
+func declineCode(decline, code string) string {
+	if decline != "" {
+		return decline
+	}
+	return code
 }
 
 // cardOf is the brand and last four digits for the receipt, from the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/sync/drain"
 )
 
 // LaneParams configures a headless lane: the real till core — domain,
@@ -70,7 +71,7 @@ func RunLane(ctx context.Context, p LaneParams) (LaneSummary, error) {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	till, err := Open(Params{Config: p.Config, Logger: p.Logger, DrainConcurrency: p.Concurrency,
-		DrainBackoff: backoff(100*time.Millisecond, p.RetryMax)})
+		DrainBackoff: drain.ExponentialBackoff(100*time.Millisecond, p.RetryMax)})
 	if err != nil {
 		return LaneSummary{}, err
 	}
@@ -157,7 +158,7 @@ func RunLane(ctx context.Context, p LaneParams) (LaneSummary, error) {
 // if declineFirst), until the order completes.
 func (t *Till) paySimulated(ctx context.Context, id string, declineFirst bool) error {
 	declined := false
-	retry := backoff(50*time.Millisecond, time.Second)
+	retry := drain.ExponentialBackoff(50*time.Millisecond, time.Second)
 	for failures := 0; ; {
 		o, stuck, err := t.waitCardTurn(ctx, id)
 		switch {
@@ -299,16 +300,4 @@ func (t *Till) laneSummary() (LaneSummary, error) {
 		})
 	})
 	return s, err
-}
-
-// backoff doubles from base up to limit with equal jitter.
-func backoff(base, limit time.Duration) func(int) time.Duration {
-	return func(attempts int) time.Duration {
-		d := base
-		for i := 1; i < attempts && d < limit; i++ {
-			d *= 2
-		}
-		d = min(d, limit)
-		return d/2 + rand.N(d/2+1)
-	}
 }
