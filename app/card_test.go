@@ -1,9 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/queue"
 	"github.com/tillpos/till/sync/api"
+	"github.com/tillpos/till/sync/drain"
 	"github.com/tillpos/till/sync/sandbox"
 	"github.com/tillpos/till/sync/sandbox/sandboxtest"
 )
@@ -259,5 +265,103 @@ func TestCaptureAfterExpiryIsDeadLettered(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// holdFirst is a server in front of the sandbox that parks the first
+// request whose Idempotency-Key ends with suffix: it reads it, reports it
+// held, and forwards it only when released, detached from its client — a
+// request still running on the server after its client was killed.
+type holdFirst struct {
+	next          http.Handler
+	suffix        string
+	once          sync.Once
+	held, release chan struct{}
+	forwarded     chan struct{}
+}
+
+func (h *holdFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	first := false
+	if strings.HasSuffix(r.Header.Get("Idempotency-Key"), h.suffix) {
+		h.once.Do(func() { first = true })
+	}
+	if !first {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	close(h.held)
+	<-h.release
+	parked := r.Clone(context.Background())
+	parked.Body = io.NopCloser(bytes.NewReader(body))
+	h.next.ServeHTTP(httptest.NewRecorder(), parked) // its client is gone
+	close(h.forwarded)
+}
+
+// TestSupersedingCreateStillInFlight pins the race the chaos test caught
+// once as a double charge. The create's own key holds a saved 500 from a
+// request that had no effect, so the executor proves that and sends a
+// superseding create — which is still running on the server when its lane
+// is killed. The next attempt's lookup cannot see it yet. The superseding
+// keys form a fixed chain, so the next attempt sends the very same key,
+// and the server runs the create once.
+func TestSupersedingCreateStillInFlight(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.SetFaults(sandbox.FaultConfig{Seed: 1, Rules: []sandbox.FaultRule{{
+		Method: "POST", Path: "/v1/payment_intents", Kind: sandbox.FaultErrorBeforeCommit, Times: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	hold := &holdFirst{next: sb, suffix: ":retry1", held: make(chan struct{}), release: make(chan struct{}), forwarded: make(chan struct{})}
+	front := httptest.NewServer(hold)
+	defer front.Close()
+	key := "sk_test_hold"
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(t.TempDir(), "till.db")
+	cfg.API = APIConfig{BaseURL: front.URL, Key: Secret(key)}
+	till, err := Open(Params{Config: cfg}) // not started: the test plays the drainer
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer till.Close()
+	o, err := till.demoBasket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := till.ChargeCard(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &executor{client: till.client, now: time.Now, log: till.log}
+
+	// Attempt 1: the create's key gets a saved 500 that had no effect, so
+	// a superseding create goes out — and is held; then the lane dies.
+	killed, kill := context.WithCancel(t.Context())
+	first := make(chan drain.Outcome, 1)
+	entry.Attempts = 1
+	go func() { first <- x.Execute(killed, entry) }()
+	select {
+	case <-hold.held:
+	case out := <-first:
+		t.Fatalf("attempt 1 ended (%v: %v) without a superseding create", out.Kind, out.Err)
+	}
+	kill()
+	if out := <-first; out.Kind == drain.Done {
+		t.Fatal("a killed attempt reports done")
+	}
+
+	// Attempt 2 runs while attempt 1's create is still on the server.
+	entry.Attempts = 2
+	if out := x.Execute(testCtx(t), entry); out.Kind != drain.Done {
+		t.Fatalf("attempt 2: %v: %v", out.Kind, out.Err)
+	}
+	close(hold.release)
+	<-hold.forwarded
+
+	lt := &liveTill{Till: till, api: till.client}
+	if pis := lt.intentsFor(t, testCtx(t), o.ID()); len(pis) != 1 {
+		t.Fatalf("order %s has %d PaymentIntents: a double charge", o.ID(), len(pis))
 	}
 }

@@ -60,11 +60,13 @@ const keyMaxAge = 23 * time.Hour
 //     before the entry, matched on metadata[order_id] (a list, which is
 //     consistent, not a search, which lags). Found: that is the answer.
 //     Not found: the create is sent.
-//   - A create or confirm that only gets a replayed 5xx (the server saved a
-//     failure for the key and will replay it forever) is sent once more with
-//     a superseding key, but only right after the lookup proved that the
-//     first request had no effect; the superseding key derives from the
-//     entry's key and attempt, and the next attempt looks up first again.
+//   - A create or confirm that gets a replayed 5xx (the server saved a
+//     failure for the key and will replay it until the key is pruned) asks
+//     the API again right then: the replay proves the request under that
+//     key has finished, so only a lookup made after it is authoritative (one
+//     made before may miss a killed attempt's request still in flight). If
+//     the call had no effect, it is sent under the next key of a fixed
+//     chain (see chainKey).
 //   - A confirm, capture or cancel that was tried before retrieves the
 //     PaymentIntent first and is done if it already is where the call
 //     would take it. A permanent error on them is checked the same way
@@ -119,15 +121,25 @@ func (x *executor) create(ctx context.Context, e queue.Entry, p opPayload, doubt
 			return done(recordCreated(e.OrderID, pi, x.now))
 		}
 	}
-	pi, err := x.post(ctx, "/v1/payment_intents", p.Form, e.IdempotencyKey)
-	if doubt && replayedServerError(err) {
-		// The lookup above proved the saved failure had no effect.
-		pi, err = x.post(ctx, "/v1/payment_intents", p.Form, supersedingKey(e))
+	for gen := 0; ; gen++ {
+		pi, err := x.post(ctx, "/v1/payment_intents", p.Form, chainKey(e, gen))
+		if err == nil {
+			return done(recordCreated(e.OrderID, pi, x.now))
+		}
+		if !replayedServerError(err) || gen == maxKeyChain {
+			return x.failed(op, err)
+		}
+		// The replay proves the request under this key has finished, with
+		// a failure; a lookup made now — not before — says whether it
+		// created anything.
+		found, lerr := x.findByOrder(ctx, e)
+		if lerr != nil {
+			return x.failed(op+": look up after a replayed failure", lerr)
+		}
+		if found != nil {
+			return done(recordCreated(e.OrderID, found, x.now))
+		}
 	}
-	if err != nil {
-		return x.failed(op, err)
-	}
-	return done(recordCreated(e.OrderID, pi, x.now))
 }
 
 func (x *executor) confirm(ctx context.Context, e queue.Entry, p opPayload, doubt bool) drain.Outcome {
@@ -135,7 +147,6 @@ func (x *executor) confirm(ctx context.Context, e queue.Entry, p opPayload, doub
 	if p.PaymentIntent == "" {
 		return dead(errors.New(op+": the entry names no PaymentIntent"), nil)
 	}
-	checked := false
 	if doubt {
 		pi, err := x.retrieve(ctx, p.PaymentIntent)
 		if err != nil {
@@ -146,12 +157,24 @@ func (x *executor) confirm(ctx context.Context, e queue.Entry, p opPayload, doub
 			// where it is rather than confirming again.
 			return done(x.recordConfirmed(e.OrderID, pi))
 		}
-		checked = true
 	}
 	path := "/v1/payment_intents/" + url.PathEscape(p.PaymentIntent) + "/confirm"
-	pi, err := x.post(ctx, path, p.Form, e.IdempotencyKey)
-	if checked && replayedServerError(err) {
-		pi, err = x.post(ctx, path, p.Form, supersedingKey(e))
+	var pi *stripe.PaymentIntent
+	var err error
+	for gen := 0; ; gen++ {
+		pi, err = x.post(ctx, path, p.Form, chainKey(e, gen))
+		if !replayedServerError(err) || gen == maxKeyChain {
+			break
+		}
+		// As for create: the replay proves the request finished, so
+		// the PaymentIntent's status now says whether it acted.
+		now, rerr := x.retrieve(ctx, p.PaymentIntent)
+		if rerr != nil {
+			return x.failed(op+": retrieve after a replayed failure", rerr)
+		}
+		if now.Status != stripe.PaymentIntentStatusRequiresConfirmation {
+			return done(x.recordConfirmed(e.OrderID, now))
+		}
 	}
 	var ae *api.Error
 	switch {
@@ -333,10 +356,21 @@ func replayedServerError(err error) bool {
 	return errors.As(err, &ae) && ae.ReplayedServerError()
 }
 
-// supersedingKey replaces an entry's key whose saved answer is a failure
-// that provably had no effect. It is fixed by the entry and its attempt.
-func supersedingKey(e queue.Entry) string {
-	return e.IdempotencyKey + ":retry" + strconv.Itoa(e.Attempts)
+// maxKeyChain bounds how many superseding keys one attempt walks through.
+const maxKeyChain = 5
+
+// chainKey is the entry's idempotency key for generation gen: its own key
+// first, then "<key>:retry1", "<key>:retry2", … Generation n+1 is only ever
+// sent after generation n's saved answer was replayed as a failure (so its
+// request had finished) and the API showed that it had no effect. The chain
+// is the same on every attempt and after a restart, so a request still in
+// flight from a killed attempt meets its twin under the same key (409, then
+// a replay) instead of acting a second time.
+func chainKey(e queue.Entry, gen int) string {
+	if gen == 0 {
+		return e.IdempotencyKey
+	}
+	return e.IdempotencyKey + ":retry" + strconv.Itoa(gen)
 }
 
 func done(record func(*queue.Tx) error) drain.Outcome {

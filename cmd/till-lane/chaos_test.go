@@ -139,7 +139,7 @@ func TestChaos(t *testing.T) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("chaos seed %d (rerun with -chaos.seed=%d)", seed, seed)
+	t.Logf("chaos seed %d (rerun with: go test ./cmd/till-lane -run TestChaos -args -chaos.seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	lanes, sales, maxKills := 3, 70, 4
 	if testing.Short() {
@@ -208,9 +208,14 @@ func TestChaos(t *testing.T) {
 		}
 		byOrder[pi.Metadata["order_id"]] = append(byOrder[pi.Metadata["order_id"]], pi)
 	}
+	doubled := map[string]bool{}
 	for id, pis := range byOrder {
 		if len(pis) != 1 {
+			doubled[id] = true
 			t.Errorf("order %s has %d PaymentIntents: a double charge", id, len(pis))
+			for _, pi := range pis {
+				t.Logf("  %s created %d status %s amount %d", pi.ID, pi.Created, pi.Status, pi.Amount)
+			}
 		}
 	}
 
@@ -223,6 +228,16 @@ func TestChaos(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = s.View(func(tx *queue.Tx) error {
+			if len(doubled) > 0 { // what the outbox did for a double-charged order
+				if err := tx.ForEachDone(0, func(e queue.Entry) error {
+					if doubled[e.OrderID] {
+						t.Logf("  %s entry %d %s key %s attempts %d last error %q", e.OrderID, e.Seq, e.Op, e.IdempotencyKey, e.Attempts, e.LastError)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
 			return tx.ForEachOrder("", func(id string, data []byte) error {
 				seen++
 				delete(committed, id)
