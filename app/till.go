@@ -184,7 +184,9 @@ func (t *Till) startAPI(dir string) error {
 	sb, err := sandbox.New(sandbox.Options{
 		Keys:     []string{builtinKey},
 		DataFile: filepath.Join(dir, "sandbox.db"),
-		Logger:   t.log,
+		// It logs a line per request at INFO: keep only its warnings in
+		// the till's log.
+		Logger: slog.New(minLevel{t.log.Handler(), slog.LevelWarn}),
 	})
 	if err != nil {
 		return fmt.Errorf("start the built-in sandbox API: %w", err)
@@ -307,3 +309,21 @@ func (t *Till) StoreState() (ui.StoreState, error) {
 }
 
 var errStop = errors.New("stop iteration")
+
+// minLevel is a slog handler that drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
+}
