@@ -1,10 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +22,8 @@ import (
 // config at all — is a working till: the embedded sandbox API and the
 // simulated reader.
 type Config struct {
-	// Lane names this till within the shop. It prefixes order ids and is
+	// Lane names this till within the shop (1–32 letters, digits or "_").
+	// It prefixes order ids and is
 	// sent as metadata[lane] with every PaymentIntent.
 	Lane string `json:"lane"`
 	// Currency is the store's ISO 4217 currency, e.g. "CHF".
@@ -101,7 +105,7 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 		case err != nil:
 			return c, fmt.Errorf("read config %s: %w", path, err)
 		default:
-			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&c); err != nil {
 				return c, fmt.Errorf("read config %s: %w: %v", path, ErrConfig, err)
@@ -123,10 +127,10 @@ func (c Config) Validate() error {
 	bad := func(field, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, a...)))
 	}
-	if !validLane(c.Lane) {
-		bad("lane", "%q must be 1–16 letters, digits or '-'", c.Lane)
+	if err := order.ValidateLane(c.Lane); err != nil {
+		bad("lane", "%v", err)
 	}
-	if _, err := parseCurrency(c.Currency); err != nil {
+	if _, err := money.ParseCurrency(c.Currency); err != nil {
 		bad("currency", "%v", err)
 	}
 	if _, err := parseLocale(c.Locale); err != nil {
@@ -146,9 +150,8 @@ func (c Config) Validate() error {
 		bad("reader", "%q is not simulator, usb or tcp://host:port", c.Reader)
 	}
 	if c.API.BaseURL != "" {
-		if !strings.HasPrefix(c.API.BaseURL, "https://") && !strings.HasPrefix(c.API.BaseURL, "http://127.0.0.1") &&
-			!strings.HasPrefix(c.API.BaseURL, "http://localhost") {
-			bad("api.base_url", "%q must be https (plain http only on loopback)", c.API.BaseURL)
+		if err := checkAPIURL(c.API.BaseURL); err != nil {
+			bad("api.base_url", "%v", err)
 		}
 		if c.API.Key == "" {
 			bad("api key", "a base_url is set but TILL_API_KEY is empty")
@@ -157,16 +160,23 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validLane(s string) bool {
-	if len(s) == 0 || len(s) > 16 {
-		return false
+// checkAPIURL accepts https anywhere and plain http only on a loopback
+// host, where the key never crosses a network.
+func checkAPIURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
 	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-			return false
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
 		}
 	}
-	return true
+	return fmt.Errorf("%q must be https (plain http only on a loopback host)", raw)
 }
 
 // DefaultConfigPath is the per-user config file, next to the default
@@ -178,8 +188,6 @@ func DefaultConfigPath() (string, error) {
 	}
 	return filepath.Join(dir, "till", "config.json"), nil
 }
-
-func parseCurrency(s string) (money.Currency, error) { return money.ParseCurrency(s) }
 
 func parseLocale(s string) (language.Tag, error) {
 	if s == "" {

@@ -79,7 +79,7 @@ func Open(p Params) (*Till, error) {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg := p.Config
-	cur, _ := parseCurrency(cfg.Currency) // validated above
+	cur, _ := money.ParseCurrency(cfg.Currency) // validated above
 	tag, _ := parseLocale(cfg.Locale)
 	mode, _ := parseTaxMode(cfg.TaxMode)
 
