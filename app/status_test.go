@@ -16,14 +16,36 @@ import (
 	"github.com/tillpos/till/ui"
 )
 
-// texts lists the text drawn on screen, in layout order.
+// texts lists the text drawn on screen, in layout order, skipping
+// anything hidden (test.LaidOutObjects alone would include the insides of
+// hidden widgets).
 func texts(o fyne.CanvasObject) []string {
 	var out []string
-	for _, c := range test.LaidOutObjects(o) {
-		if t, ok := c.(*canvas.Text); ok && t.Visible() && t.Text != "" {
-			out = append(out, t.Text)
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if !o.Visible() {
+			return // nor anything inside it
+		}
+		switch c := o.(type) {
+		case *canvas.Text:
+			if c.Text != "" {
+				out = append(out, c.Text)
+			}
+		case fyne.Widget:
+			// A fresh renderer, as test.LaidOutObjects uses: it shows
+			// the widget's current state without waiting for a paint.
+			r := c.CreateRenderer()
+			r.Layout(c.Size())
+			for _, child := range r.Objects() {
+				walk(child)
+			}
+		case *fyne.Container:
+			for _, child := range c.Objects {
+				walk(child)
+			}
 		}
 	}
+	walk(o)
 	return out
 }
 

@@ -60,12 +60,17 @@ type StatusParams struct {
 // orders recorded, outbox entries pending, in flight and dead, and the most
 // recent orders.
 type StatusScreen struct {
-	p       StatusParams
-	reload  chan struct{}
-	content fyne.CanvasObject
+	p      StatusParams
+	reload chan struct{}
+	// finished carries an action's result to the refresh loop; the
+	// action buttons are disabled while one runs, so it holds at most one.
+	finished chan actionResult
+	content  fyne.CanvasObject
 
 	path, conn, orders, pending, inFlight, dead, oldest *widget.Label
 	problem                                             *widget.Label
+	readFailed                                          bool // problem shows a failed read
+	actions                                             []*widget.Button
 	recent                                              *widget.List
 	rows                                                []OrderSummary
 }
@@ -78,7 +83,7 @@ func NewStatusScreen(p StatusParams) *StatusScreen {
 	if p.Every <= 0 {
 		p.Every = 5 * time.Second
 	}
-	s := &StatusScreen{p: p, reload: make(chan struct{}, 1)}
+	s := &StatusScreen{p: p, reload: make(chan struct{}, 1), finished: make(chan actionResult, 1)}
 	s.build()
 	return s
 }
@@ -108,6 +113,8 @@ func (s *StatusScreen) Start(ctx context.Context) {
 				return
 			case <-s.reload:
 			case <-tick.C:
+			case r := <-s.finished:
+				fyne.Do(func() { s.actionDone(r) })
 			}
 			st, err := s.p.Source.StoreState()
 			now := s.p.Now()
@@ -163,7 +170,9 @@ func (s *StatusScreen) build() {
 
 	actions := container.NewHBox()
 	for _, a := range s.p.Actions {
-		actions.Add(widget.NewButton(a.Label, func() { s.run(a) }))
+		b := widget.NewButton(a.Label, func() { s.run(a) })
+		s.actions = append(s.actions, b)
+		actions.Add(b)
 	}
 
 	top := container.NewVBox(title, intro, version, widget.NewCard("Store", "", form), actions, s.problem,
@@ -171,13 +180,31 @@ func (s *StatusScreen) build() {
 	s.content = container.NewBorder(top, nil, nil, nil, s.recent)
 }
 
-// run executes an action off the UI goroutine, then reloads.
+// run executes an action off the UI goroutine, with the action buttons
+// disabled so a double tap cannot start it twice, then reloads.
+//
+// The action's goroutine touches no widget: it hands its result to the
+// screen's refresh loop, the one goroutine that updates this screen.
 func (s *StatusScreen) run(a Action) {
+	for _, b := range s.actions {
+		b.Disable()
+	}
 	go func() {
-		err := a.Run()
-		fyne.Do(func() { s.showProblem(a.Label, err) })
-		s.Changed()
+		s.finished <- actionResult{label: a.Label, err: a.Run()}
 	}()
+}
+
+type actionResult struct {
+	label string
+	err   error
+}
+
+func (s *StatusScreen) actionDone(r actionResult) {
+	for _, b := range s.actions {
+		b.Enable()
+	}
+	s.readFailed = false
+	s.showProblem(r.label, r.err)
 }
 
 func (s *StatusScreen) showProblem(what string, err error) {
@@ -192,7 +219,12 @@ func (s *StatusScreen) showProblem(what string, err error) {
 func (s *StatusScreen) show(st StoreState, err error, now time.Time) {
 	if err != nil {
 		s.showProblem("Reading the store", err)
+		s.readFailed = true
 		return
+	}
+	if s.readFailed { // the store reads again: its error is over
+		s.showProblem("", nil)
+		s.readFailed = false
 	}
 	s.path.SetText(st.Path)
 	s.conn.SetText(st.Connection)

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -24,13 +23,35 @@ type snapshot struct {
 
 func (s *snapshot) StoreState() (StoreState, error) { return s.state, s.err }
 
+// shownTexts lists the visible text drawn on screen, in layout order,
+// skipping hidden widgets and everything inside them.
 func shownTexts(o fyne.CanvasObject) []string {
 	var out []string
-	for _, c := range test.LaidOutObjects(o) {
-		if t, ok := c.(*canvas.Text); ok && t.Visible() && t.Text != "" {
-			out = append(out, t.Text)
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if !o.Visible() {
+			return // nor anything inside it
+		}
+		switch c := o.(type) {
+		case *canvas.Text:
+			if c.Text != "" {
+				out = append(out, c.Text)
+			}
+		case fyne.Widget:
+			// A fresh renderer, as test.LaidOutObjects uses: it shows
+			// the widget's current state without waiting for a paint.
+			r := c.CreateRenderer()
+			r.Layout(c.Size())
+			for _, child := range r.Objects() {
+				walk(child)
+			}
+		case *fyne.Container:
+			for _, child := range c.Objects {
+				walk(child)
+			}
 		}
 	}
+	walk(o)
 	return out
 }
 
@@ -43,11 +64,24 @@ func after(t *testing.T, all []string, label string) string {
 	return all[i+1]
 }
 
+// startScreen shows a status screen in a 1024×720 test window, starts its
+// refresh loop for the rest of the test (the test's context ends it) and
+// lets it settle. Call it inside a synctest bubble.
+func startScreen(t *testing.T, p StatusParams) (*StatusScreen, fyne.Window) {
+	t.Helper()
+	s := NewStatusScreen(p)
+	w := test.NewTempApp(t).NewWindow("Till")
+	w.SetContent(s.Content())
+	w.Resize(fyne.NewSize(1024, 720))
+	s.Start(t.Context())
+	synctest.Wait()
+	return s, w
+}
+
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 func TestStatusScreenLooksRight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := test.NewTempApp(t)
 		src := &snapshot{state: StoreState{
 			Path: "/home/cafe/.config/till/till.db", Connection: "online", Orders: 1284, Pending: 3, Dead: 1,
 			Recent: []OrderSummary{
@@ -55,15 +89,8 @@ func TestStatusScreenLooksRight(t *testing.T) {
 				{ID: "lane1-01KAQ3C7Q2R6P1X9Z4K8J3B5VD", Status: "completed", Total: "CHF 20.20"},
 			},
 		}}
-		s := NewStatusScreen(StatusParams{Version: "0.1.0", API: "built-in sandbox at http://127.0.0.1:41234", Source: src, Now: func() time.Time { return t0 },
+		_, w := startScreen(t, StatusParams{Version: "0.1.0", API: "built-in sandbox at http://127.0.0.1:41234", Source: src, Now: func() time.Time { return t0 },
 			Actions: []Action{{Label: "Ring up a demo sale", Run: func() error { return nil }}}})
-		w := a.NewWindow("Till")
-		w.SetContent(s.Content())
-		w.Resize(fyne.NewSize(1024, 720))
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		s.Start(ctx)
-		synctest.Wait()
 		test.AssertImageMatches(t, "status.png", w.Canvas().Capture())
 	})
 }
@@ -72,17 +99,9 @@ func TestStatusScreenLooksRight(t *testing.T) {
 // moves on with the clock, without any change to the store.
 func TestStatusScreenAgesMove(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := test.NewTempApp(t)
 		created := time.Now().Add(-90 * time.Second) // the bubble's fake clock
 		src := &snapshot{state: StoreState{Pending: 1, OldestPending: created}}
-		s := NewStatusScreen(StatusParams{Source: src, Now: time.Now, Every: 10 * time.Second})
-		w := a.NewWindow("Till")
-		w.SetContent(s.Content())
-		w.Resize(fyne.NewSize(1024, 720))
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		s.Start(ctx)
-		synctest.Wait()
+		s, w := startScreen(t, StatusParams{Source: src, Now: time.Now, Every: 10 * time.Second})
 		want := created.Local().Format("15:04:05")
 		if got := after(t, shownTexts(w.Content()), "Oldest pending"); got != want+" (1m30s ago)" {
 			t.Errorf("oldest pending = %q", got)
@@ -103,19 +122,18 @@ func TestStatusScreenAgesMove(t *testing.T) {
 
 func TestStatusScreenShowsReadErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := test.NewTempApp(t)
 		src := &snapshot{err: errors.New("database file /x/till.db is corrupt: page 7")}
-		s := NewStatusScreen(StatusParams{Source: src})
-		w := a.NewWindow("Till")
-		w.SetContent(s.Content())
-		w.Resize(fyne.NewSize(1024, 720))
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		s.Start(ctx)
-		synctest.Wait()
-		shown := shownTexts(w.Content())
-		if !slices.ContainsFunc(shown, func(s string) bool { return strings.HasPrefix(s, "Reading the store: database file") }) {
+		s, w := startScreen(t, StatusParams{Source: src})
+		failed := func(s string) bool { return strings.HasPrefix(s, "Reading the store: database file") }
+		if shown := shownTexts(w.Content()); !slices.ContainsFunc(shown, failed) {
 			t.Errorf("read error not shown: %q", shown)
+		}
+		// The next good read clears it.
+		src.err = nil
+		s.Changed()
+		synctest.Wait()
+		if shown := shownTexts(w.Content()); slices.ContainsFunc(shown, failed) {
+			t.Errorf("read error still shown after a good read: %q", shown)
 		}
 	})
 }
