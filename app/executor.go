@@ -337,14 +337,14 @@ func (x *executor) post(ctx context.Context, path, form, key string) (*stripe.Pa
 // and so resolves before it acts.
 func (x *executor) failed(op string, err error) drain.Outcome {
 	err = fmt.Errorf("%s: %w", op, err)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return drain.Outcome{Kind: drain.Retry, Err: err}
-	}
 	var ae *api.Error
 	switch api.ClassOf(err) {
 	case api.Permanent:
 		return dead(err, nil)
 	case api.Transient, api.Indeterminate:
+		// No HTTP answer at all — refused, reset, or a request timeout —
+		// says the API is unreachable; the drainer's probe takes over.
+		// (A stop of the drainer is told apart by the drainer itself.)
 		unreachable := errors.As(err, &ae) && ae.HTTPStatus == 0
 		return drain.Outcome{Kind: drain.Retry, Err: err, Unreachable: unreachable}
 	}

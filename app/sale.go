@@ -64,6 +64,9 @@ func (t *Till) ChargeCard(o *order.Order) (queue.Entry, error) {
 	}
 	var e queue.Entry
 	err = t.store.Update(func(tx *queue.Tx) error {
+		if err := refuseSecondCard(tx, o.ID(), t.now); err != nil {
+			return err
+		}
 		if err := putOrder(tx, o); err != nil {
 			return err
 		}
@@ -74,6 +77,35 @@ func (t *Till) ChargeCard(o *order.Order) (queue.Entry, error) {
 		return queue.Entry{}, fmt.Errorf("charge card for order %s: %w", o.ID(), err)
 	}
 	return e, nil
+}
+
+// refuseSecondCard keeps a second charge (a double tap, a stale copy of
+// the order) from creating a second PaymentIntent: the stored order must
+// not be closed, hold a card in play, or have a creation still queued.
+func refuseSecondCard(tx *queue.Tx, id string, now func() time.Time) error {
+	stored, err := loadOrder(tx, id, now)
+	if errors.Is(err, queue.ErrNotFound) {
+		return nil // a new sale
+	}
+	if err != nil {
+		return err
+	}
+	if s := stored.Status(); s == order.StatusCompleted || s == order.StatusVoided {
+		return fmt.Errorf("the order is %s: %w", s, order.ErrImmutable)
+	}
+	if _, ok := CurrentCard(stored); ok {
+		return ErrBusy
+	}
+	es, err := tx.OrderEntries(id)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.Op == queue.OpCreate {
+			return ErrBusy
+		}
+	}
+	return nil
 }
 
 func (t *Till) captureMethod() string {
@@ -127,8 +159,8 @@ func (t *Till) demoBasket() (*order.Order, error) {
 	if len(products) == 0 {
 		return nil, errors.New("the catalog is empty")
 	}
-	var n int
-	if err := t.store.View(func(tx *queue.Tx) error { n, err = tx.OrderCount(); return err }); err != nil {
+	n, err := t.orderCount()
+	if err != nil {
 		return nil, err
 	}
 	for i, qty := range []int64{2, 1, 1} {
@@ -178,18 +210,20 @@ func (t *Till) DemoCardSale(wait time.Duration) (*order.Order, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	id := o.ID()
 	ready := func(o *order.Order) bool { _, ok := CurrentCard(o); return ok }
-	if o, err = t.WaitOrder(ctx, o.ID(), ready); err != nil {
-		return o, fmt.Errorf("demo card sale %s is kept; the payment API has not created its payment yet: %w", o.ID(), err)
+	if _, err := t.WaitOrder(ctx, id, ready); err != nil {
+		return o, fmt.Errorf("demo card sale %s is kept; the payment API has not created its payment yet: %w", id, err)
 	}
-	if err := t.CollectCard(ctx, o.ID(), "visa"); err != nil {
+	if err := t.CollectCard(ctx, id, "visa"); err != nil {
 		return o, err
 	}
 	settled := func(o *order.Order) bool { done, _ := CardOutcome(o); return done }
-	if o, err = t.WaitOrder(ctx, o.ID(), settled); err != nil {
-		return o, fmt.Errorf("demo card sale %s is kept; its card is not processed yet: %w", o.ID(), err)
+	done, err := t.WaitOrder(ctx, id, settled)
+	if err != nil {
+		return o, fmt.Errorf("demo card sale %s is kept; its card is not processed yet: %w", id, err)
 	}
-	return o, nil
+	return done, nil
 }
 
 // demoActions are the status screen's buttons until the cashier screen

@@ -119,6 +119,29 @@ func TestChargeCardCommitsOrderAndCreateTogether(t *testing.T) {
 	}
 }
 
+// TestSecondChargeIsRefused: charging an order again (a double tap, a
+// stale copy) must not queue a second PaymentIntent.
+func TestSecondChargeIsRefused(t *testing.T) {
+	till, _ := openTill(t, nil)
+	o, err := till.demoBasket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := till.ChargeCard(o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := till.ChargeCard(o); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second ChargeCard = %v, want ErrBusy", err)
+	}
+	var entries []queue.Entry
+	if err := till.store.View(func(tx *queue.Tx) (err error) { entries, err = tx.OrderEntries(o.ID()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("%d outbox entries after a refused second charge, want 1", len(entries))
+	}
+}
+
 func TestPayCashCompletesWithoutOutbox(t *testing.T) {
 	till, _ := openTill(t, nil)
 	o, err := till.DemoCashSale()
