@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -149,7 +150,7 @@ func mapHeader(header []string) (map[string]int, error) {
 	col := make(map[string]int, len(columns))
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if !containsString(columns, name) {
+		if !slices.Contains(columns, name) {
 			return nil, fmt.Errorf("unknown column %q (expected %s): %w", h, strings.Join(columns, ", "), ErrCSV)
 		}
 		if _, dup := col[name]; dup {
@@ -167,15 +168,6 @@ func mapHeader(header []string) (map[string]int, error) {
 		return nil, fmt.Errorf("missing column(s) %s: %w", strings.Join(missing, ", "), ErrCSV)
 	}
 	return col, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // parseRow converts one record; it returns every field error of the row.

@@ -366,7 +366,6 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		case rerr != nil:
 			st.err = fmt.Errorf("read response body: %w", rerr)
 		case len(body) > MaxResponseBytes:
-			st.body = body[:MaxResponseBytes]
 			st.err = fmt.Errorf("%w: body larger than %d bytes", ErrMalformedResponse, MaxResponseBytes)
 			st.mayHaveActed = true
 			return false, nil

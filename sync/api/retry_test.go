@@ -285,7 +285,9 @@ func TestPerAttemptDeadline(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(stop) })
 	c := newClient(t, srv.URL, testKey, func(cfg *api.Config) {
-		cfg.RequestTimeout = 30 * time.Millisecond
+		// Long enough that connecting never eats it under -race, so
+		// both attempts reach the server; the server never answers.
+		cfg.RequestTimeout = 300 * time.Millisecond
 		cfg.MaxAttempts = 2
 	})
 	_, _, err := c.CreatePaymentIntent(context.Background(), nil, "k")
