@@ -40,19 +40,29 @@ func (t *Till) Order(id string) (*order.Order, error) {
 // WaitOrder returns the order once cond holds for it, re-reading it after
 // every store change, or ctx's error.
 func (t *Till) WaitOrder(ctx context.Context, id string, cond func(*order.Order) bool) (*order.Order, error) {
-	for {
-		changed := t.changesChan() // before reading: no change slips between
-		o, err := t.Order(id)
-		if err != nil {
-			return nil, err
+	var o *order.Order
+	err := t.waitUntil(ctx, "order "+id, func() (bool, error) {
+		var err error
+		if o, err = t.Order(id); err != nil {
+			return false, err
 		}
-		if cond(o) {
-			return o, nil
+		return cond(o), nil
+	})
+	return o, err
+}
+
+// waitUntil calls check now and after every store change until it reports
+// done or fails, or until ctx ends.
+func (t *Till) waitUntil(ctx context.Context, what string, check func() (bool, error)) error {
+	for {
+		changed := t.changesChan() // taken before checking: no change slips between
+		if done, err := check(); err != nil || done {
+			return err
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return o, fmt.Errorf("wait for order %s: %w", id, ctx.Err())
+			return fmt.Errorf("wait for %s: %w", what, ctx.Err())
 		}
 	}
 }

@@ -66,21 +66,14 @@ func testCtx(t *testing.T) context.Context {
 
 func (lt *liveTill) waitIdle(t *testing.T, ctx context.Context) queue.Stats {
 	t.Helper()
-	for {
-		changed := lt.changesChan()
-		st, err := lt.store.Stats()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Pending == 0 || st.Pending == st.Blocked+st.Dead {
-			return st
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("outbox never drained: %+v", st)
-		}
+	if err := lt.waitDrained(ctx); err != nil {
+		t.Fatal(err)
 	}
+	st, err := lt.store.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // intentsFor lists the sandbox's PaymentIntents for an order.

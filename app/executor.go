@@ -241,11 +241,7 @@ func (x *executor) settled(op string, pi *stripe.PaymentIntent, target stripe.Pa
 		return done(nil)
 	}
 	if pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled {
-		reason := ""
-		if pi.CancellationReason != "" {
-			reason = " (" + string(pi.CancellationReason) + ")"
-		}
-		return dead(fmt.Errorf("%s: the PaymentIntent is already %s%s", op, pi.Status, reason), nil)
+		return dead(fmt.Errorf("%s: the PaymentIntent is already %s", op, statusWithReason(pi)), nil)
 	}
 	return dead(fmt.Errorf("%s: the API answered status %s", op, pi.Status), nil)
 }
@@ -279,11 +275,16 @@ func (x *executor) reconcile(ctx context.Context, e queue.Entry, op, id string, 
 	if reached(pi) {
 		return done(record(pi))
 	}
-	why := string(pi.Status)
+	return dead(fmt.Errorf("%s: the PaymentIntent is %s: %w", op, statusWithReason(pi), cause), nil)
+}
+
+// statusWithReason is a PaymentIntent's status for people, with the
+// cancellation reason when there is one ("canceled (automatic)").
+func statusWithReason(pi *stripe.PaymentIntent) string {
 	if pi.CancellationReason != "" {
-		why += " (" + string(pi.CancellationReason) + ")"
+		return string(pi.Status) + " (" + string(pi.CancellationReason) + ")"
 	}
-	return dead(fmt.Errorf("%s: the PaymentIntent is %s: %w", op, why, cause), nil)
+	return string(pi.Status)
 }
 
 // findByOrder looks for the PaymentIntent of the entry's order among those

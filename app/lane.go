@@ -200,9 +200,9 @@ func (t *Till) paySimulated(ctx context.Context, id string, declineFirst bool) e
 // outbox that could move it on. The order and its entries are read in one
 // transaction, so an entry completing in between cannot look like "stuck".
 func (t *Till) waitCardTurn(ctx context.Context, id string) (o *order.Order, stuck bool, err error) {
-	for {
-		changed := t.changesChan()
-		err = t.store.View(func(tx *queue.Tx) error {
+	err = t.waitUntil(ctx, "order "+id, func() (bool, error) {
+		err := t.store.View(func(tx *queue.Tx) error {
+			var err error
 			if o, err = loadOrder(tx, id, t.now); err != nil {
 				return err
 			}
@@ -216,42 +216,27 @@ func (t *Till) waitCardTurn(ctx context.Context, id string) (o *order.Order, stu
 			return nil
 		})
 		if err != nil {
-			return nil, false, fmt.Errorf("read order %s: %w", id, err)
+			return false, fmt.Errorf("read order %s: %w", id, err)
 		}
 		if o.Status() != order.StatusTendering {
-			return o, false, nil
+			stuck = false
+			return true, nil
 		}
 		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresPaymentMethod {
-			return o, false, nil
+			stuck = false
+			return true, nil
 		}
-		if stuck {
-			return o, true, nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return o, false, fmt.Errorf("wait for order %s: %w", id, ctx.Err())
-		}
-	}
+		return stuck, nil
+	})
+	return o, stuck, err
 }
 
 // waitDrained waits until nothing in the outbox can still be sent.
 func (t *Till) waitDrained(ctx context.Context) error {
-	for {
-		changed := t.changesChan()
+	return t.waitUntil(ctx, "the outbox to drain", func() (bool, error) {
 		st, err := t.store.Stats()
-		if err != nil {
-			return err
-		}
-		if st.Pending == st.Blocked {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the outbox to drain (%d pending): %w", st.Pending, ctx.Err())
-		}
-	}
+		return st.Pending == st.Blocked, err
+	})
 }
 
 func (t *Till) orderCount() (int, error) {
