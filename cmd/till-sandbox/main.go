@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("till-sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:12111", "listen address")
-	data := fs.String("data", "", "persist state in this JSON file (loaded at start, written after every change)")
+	data := fs.String("data", "", "persist state in this bbolt data file (loaded at start, each change committed before it is answered)")
 	var keys keyList
 	fs.Var(&keys, "key", "accepted secret key (repeatable); default: any sk_test_ key")
 	publicURL := fs.String("public-url", "", "base URL put into wallet redirect links (default: the request's Host)")
@@ -74,7 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	url, err := srv.Start(*addr)
 	if err != nil {
-		return err
+		// Close releases the data file.
+		return errors.Join(err, srv.Close())
 	}
 	fmt.Fprintln(stdout, url)
 

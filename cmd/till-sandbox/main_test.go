@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tillpos/till/sync/sandbox"
 )
 
 // TestRunServesUntilCancelled runs the program on a free port with a data
@@ -70,5 +72,21 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// TestRunReleasesDataFileWhenStartFails: a listen error must not leave the
+// data file open (and locked).
+func TestRunReleasesDataFileWhenStartFails(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "sandbox.db")
+	if err := run(context.Background(), []string{"-addr", "256.0.0.1:1", "-data", data}, io.Discard, io.Discard); err == nil {
+		t.Fatal("bad address: no error")
+	}
+	srv, err := sandbox.New(sandbox.Options{DataFile: data})
+	if err != nil {
+		t.Fatalf("data file still held after the failed start: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,4 +199,45 @@ func FuzzCreateIntent(f *testing.F) {
 			t.Fatalf("%d without an error object: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestPaymentMethodDataMetadataLimits: payment_method_data[metadata] has the
+// limits of the top-level metadata parameter.
+func TestPaymentMethodDataMetadataLimits(t *testing.T) {
+	c := newSandbox(t, sandbox.Options{})
+	base := []string{"amount", "2000", "currency", "eur", "payment_method_types[]", "sepa_debit",
+		"payment_method_data[type]", "sepa_debit", "payment_method_data[sepa_debit][iban]", "DE89370400440532013000", "expand[]", "payment_method"}
+	many := []string{}
+	for i := range 51 {
+		many = append(many, "payment_method_data[metadata][k"+itoa(int64(i))+"]", "v")
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		param string // empty: accepted
+	}{
+		{"not a hash", []string{"payment_method_data[metadata]", "junk"}, "payment_method_data[metadata]"},
+		{"51 keys", many, "payment_method_data[metadata]"},
+		{"long value", []string{"payment_method_data[metadata][k]", strings.Repeat("x", 501)}, "payment_method_data[metadata][k]"},
+		{"long key", []string{"payment_method_data[metadata][" + strings.Repeat("k", 41) + "]", "v"}, "payment_method_data[metadata][" + strings.Repeat("k", 41) + "]"},
+		{"nested value", []string{"payment_method_data[metadata][k][x]", "v"}, "payment_method_data[metadata][k]"},
+		{"valid", []string{"payment_method_data[metadata][order]", "42"}, ""},
+		{"emptied", []string{"payment_method_data[metadata]", ""}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			r := c.post("/v1/payment_intents", form(append(slices.Clone(base), tc.extra...)...))
+			if tc.param != "" {
+				r.wantError(400, "invalid_request_error", "parameter_invalid_string")
+				if got := r.s("error.param"); got != tc.param {
+					t.Fatalf("error.param %q, want %q", got, tc.param)
+				}
+				return
+			}
+			r.ok()
+			if tc.name == "valid" {
+				r.want("payment_method.metadata.order", "42")
+			}
+		})
+	}
 }

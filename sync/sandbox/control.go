@@ -33,6 +33,10 @@ func (s *Server) control(h func(w http.ResponseWriter, r *http.Request) (any, er
 		if err != nil {
 			status := http.StatusBadRequest
 			var ae *apiError
+			if errors.Is(err, errWriteData) {
+				s.writeError(w, r, reqID, persistFailure())
+				return
+			}
 			if errors.As(err, &ae) {
 				s.writeError(w, r, reqID, ae)
 				return
@@ -157,13 +161,14 @@ func (s *Server) Now() time.Time { return s.clock.Now() }
 
 // Advance moves the sandbox clock forward by d and applies every timed
 // transition that became due (authorisation expiry, wallet and
-// authentication windows, SEPA settlement, idempotency pruning).
+// authentication windows, SEPA settlement, idempotency pruning). With a
+// data file, it fails if the result cannot be written (the change stays in
+// memory and is retried by the next write).
 func (s *Server) Advance(d time.Duration) error {
 	if err := s.clock.Advance(d); err != nil {
 		return err
 	}
-	s.applyDue()
-	return nil
+	return s.applyDue()
 }
 
 // SetNow moves the sandbox clock to t (never backwards) and applies what
@@ -172,19 +177,16 @@ func (s *Server) SetNow(t time.Time) error {
 	if err := s.clock.Set(t); err != nil {
 		return err
 	}
-	s.applyDue()
-	return nil
+	return s.applyDue()
 }
 
-func (s *Server) applyDue() {
+func (s *Server) applyDue() error {
 	s.mu.Lock()
 	s.tick(s.clock.Now().Unix())
 	s.dirty = true // the clock offset is persisted too
 	gen := s.bump()
 	s.mu.Unlock()
-	if gen > 0 && s.store != nil {
-		_ = s.store.waitFor(gen) // logged by the persister
-	}
+	return s.persist(gen)
 }
 
 // bump turns a dirty state into a new generation to persist. Called with
@@ -213,8 +215,5 @@ func (s *Server) Reset() error {
 	s.dirty = true
 	gen := s.bump()
 	s.mu.Unlock()
-	if s.store != nil {
-		return s.store.waitFor(gen)
-	}
-	return nil
+	return s.persist(gen)
 }

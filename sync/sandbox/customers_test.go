@@ -252,3 +252,55 @@ func TestEventsGoBackThirtyDays(t *testing.T) {
 	}
 	c.get("/v1/customers/"+old, "").ok()
 }
+
+// TestDetachClearsDefaultPaymentMethod: detaching the customer's invoice
+// default clears it, in memory and in the data file; detaching another
+// method keeps it.
+func TestDetachClearsDefaultPaymentMethod(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		detachDefault bool
+	}{
+		{"default", true},
+		{"other", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "sandbox.db")
+			start := func() (*sandbox.Server, *tclient) {
+				s, err := sandbox.New(sandbox.Options{DataFile: path, Now: fixedNow, Keys: []string{"sk_test_d"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				url, err := s.StartLoopback()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s, &tclient{t: t, srv: serverAt(url), key: "sk_test_d", hc: noRedirects()}
+			}
+			s1, c := start()
+			cus := c.post("/v1/customers", "").ok().s("id")
+			def := c.post("/v1/payment_methods/pm_card_visa/attach", form("customer", cus)).ok().s("id")
+			other := c.post("/v1/payment_methods/pm_card_mastercard/attach", form("customer", cus)).ok().s("id")
+			c.post("/v1/customers/"+cus, form("invoice_settings[default_payment_method]", def)).ok()
+			detach, want := other, def
+			if tc.detachDefault {
+				detach, want = def, ""
+			}
+			c.post("/v1/payment_methods/"+detach+"/detach", "").ok()
+			check := func(c *tclient) {
+				t.Helper()
+				r := c.get("/v1/customers/"+cus, "").ok()
+				if got, _ := r.get("invoice_settings.default_payment_method").(string); got != want {
+					t.Fatalf("default_payment_method %q, want %q", got, want)
+				}
+			}
+			check(c)
+			if err := s1.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s2, c2 := start()
+			defer s2.Close()
+			check(c2)
+		})
+	}
+}

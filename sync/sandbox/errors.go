@@ -9,7 +9,7 @@ import (
 // Sentinel errors returned by the Go API of this package. Callers branch on
 // them with errors.Is.
 var (
-	// ErrCorruptData is returned by New when the -data snapshot exists but
+	// ErrCorruptData is returned by New when the -data file exists but
 	// cannot be decoded. The file is left untouched.
 	ErrCorruptData = errors.New("sandbox: corrupt data file")
 	// ErrBadFault is returned by SetFaults for an invalid fault rule.

@@ -118,6 +118,6 @@ func (s *Server) pruneIdempotency(now int64) {
 		}
 	}
 	if i > 0 {
-		st.idemQueue = append(st.idemQueue[:0], st.idemQueue[i:]...)
+		st.idemQueue = st.idemQueue[i:]
 	}
 }

@@ -195,28 +195,33 @@ func (m metadataUpdate) apply(dst map[string]string) map[string]string {
 
 // metadata reads metadata[key]=value with Stripe's limits: 50 keys, keys up
 // to 40 characters, values up to 500 characters.
-func (p *params) metadata() metadataUpdate {
-	n := p.node("metadata")
+func (p *params) metadata() metadataUpdate { return p.metadataAt("metadata") }
+
+// metadataAt reads a metadata hash at path (e.g. payment_method_data[metadata])
+// with the same limits as the top-level metadata parameter.
+func (p *params) metadataAt(path ...string) metadataUpdate {
+	field := paramName(path)
+	n := p.node(path...)
 	if n == nil {
 		return metadataUpdate{}
 	}
 	if n.str != nil {
 		if *n.str != "" {
-			p.fail(invalid("parameter_invalid_string", "metadata", "Invalid hash: metadata must be a hash of string keys to string values"))
+			p.fail(invalid("parameter_invalid_string", field, "Invalid hash: %s must be a hash of string keys to string values", field))
 		}
 		return metadataUpdate{present: true, clear: true}
 	}
 	if n.fields == nil {
-		p.fail(invalid("parameter_invalid_string", "metadata", "Invalid hash: metadata must be a hash"))
+		p.fail(invalid("parameter_invalid_string", field, "Invalid hash: %s must be a hash", field))
 		return metadataUpdate{}
 	}
 	if len(n.fields) > 50 {
-		p.fail(invalid("parameter_invalid_string", "metadata", "Invalid metadata: metadata can have up to 50 keys"))
+		p.fail(invalid("parameter_invalid_string", field, "Invalid metadata: %s can have up to 50 keys", field))
 		return metadataUpdate{}
 	}
 	set := make(map[string]string, len(n.fields))
 	for k, c := range n.fields {
-		name := "metadata[" + k + "]"
+		name := field + "[" + k + "]"
 		if c.str == nil {
 			p.fail(invalid("parameter_invalid_string", name, "Invalid metadata: values must be strings"))
 			return metadataUpdate{}

@@ -422,7 +422,8 @@ func (s *Server) updateIntent(rc *reqCtx) (any, *apiError) {
 	if e := checkCompatible(choice.rec(), newTypes); e != nil {
 		return nil, e
 	}
-	if pm := s.st.PMs[pi.PaymentMethod]; choice.rec() == nil && pm != nil && !slices.Contains(newTypes, pm.Type) {
+	clearing := pmGiven && pmID == "" && spec == nil
+	if pm := s.st.PMs[pi.PaymentMethod]; choice.rec() == nil && !clearing && pm != nil && !slices.Contains(newTypes, pm.Type) {
 		return nil, checkCompatible(pm, newTypes)
 	}
 
@@ -446,7 +447,7 @@ func (s *Server) updateIntent(rc *reqCtx) (any, *apiError) {
 	}
 	if pm := choice.rec(); pm != nil {
 		pi.PaymentMethod = pm.ID
-	} else if pmGiven && pmID == "" {
+	} else if clearing {
 		pi.PaymentMethod = ""
 	}
 	if paymentFields && (pi.Status == statusRequiresAction || pi.Status == statusRequiresConfirmation || pi.Status == statusRequiresPaymentMethod) {

@@ -486,3 +486,39 @@ func TestListAndSearchIntents(t *testing.T) {
 		c.get("/v1/payment_intents/search", form("query", q)).wantError(400, "invalid_request_error", map[bool]string{true: "parameter_invalid_empty", false: "parameter_invalid_string"}[q == ""])
 	}
 }
+
+// TestUpdateClearsMethodWhileChangingTypes: payment_method= removes the
+// method, so the old method's type need not be in the new
+// payment_method_types; keeping the method still needs it.
+func TestUpdateClearsMethodWhileChangingTypes(t *testing.T) {
+	c := newSandbox(t, sandbox.Options{})
+	for _, tc := range []struct {
+		name       string
+		update     []string
+		wantStatus int
+		wantPM     bool
+	}{
+		{"clear and switch to sepa", []string{"payment_method", "", "payment_method_types[]", "sepa_debit"}, 200, false},
+		{"keep card, switch to sepa", []string{"payment_method_types[]", "sepa_debit"}, 400, true},
+		{"clear only", []string{"payment_method", ""}, 200, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			pi := c.post("/v1/payment_intents", form("amount", "2000", "currency", "eur", "payment_method_types[]", "card", "payment_method", "pm_card_visa")).ok()
+			pi.want("status", "requires_confirmation")
+			r := c.post("/v1/payment_intents/"+pi.s("id"), form(tc.update...))
+			if tc.wantStatus != 200 {
+				r.wantError(tc.wantStatus, "invalid_request_error", "payment_intent_incompatible_payment_method")
+			} else {
+				r.ok().want("status", "requires_payment_method")
+				if !r.isNull("payment_method") {
+					t.Fatalf("payment_method not cleared: %s", r.body)
+				}
+			}
+			after := c.get("/v1/payment_intents/"+pi.s("id"), "").ok()
+			if hasPM := !after.isNull("payment_method"); hasPM != tc.wantPM {
+				t.Fatalf("payment_method present %v, want %v: %s", hasPM, tc.wantPM, after.body)
+			}
+		})
+	}
+}

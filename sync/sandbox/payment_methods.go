@@ -69,17 +69,8 @@ func readPMSpec(p *params, prefix ...string) *pmSpec {
 		spec.billing.Phone = phone
 	}
 	p.consume(at("billing_details", "address")...)
-	if len(prefix) == 0 {
-		if m := p.metadata(); m.present {
-			spec.metadata = m.apply(nil)
-		}
-	} else if m := p.node(at("metadata")...); m != nil && m.fields != nil {
-		spec.metadata = map[string]string{}
-		for k, v := range m.fields {
-			if v.str != nil {
-				spec.metadata[k] = *v.str
-			}
-		}
+	if m := p.metadataAt(at("metadata")...); m.present {
+		spec.metadata = m.apply(nil)
 	}
 	switch spec.typ {
 	case "card":
@@ -242,6 +233,11 @@ func (s *Server) detachPaymentMethod(rc *reqCtx) (any, *apiError) {
 	}
 	prev := pm.Customer
 	pm.Customer = ""
+	// Stripe also drops the method as the customer's invoice default.
+	if c := s.st.Customers[prev]; c != nil && c.DefaultPaymentMethod == pm.ID {
+		c.DefaultPaymentMethod = ""
+		s.touch(bucketCustomers, c.ID)
+	}
 	s.emit(rc, "payment_method.detached", renderPM(pm), map[string]any{"customer": prev}, rc.now)
 	return renderPM(pm), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sort"
 	"sync"
@@ -38,6 +39,16 @@ var (
 	bucketMeta      = "meta"
 	allBuckets      = []string{bucketIntents, bucketCustomers, bucketPMs, bucketCharges, bucketEvents, bucketIdem, bucketMeta}
 )
+
+// errWriteData wraps a failed write of the data file.
+var errWriteData = errors.New("sandbox: write data file")
+
+// persistFailure is the answer to a request whose changes were applied but
+// could not be written to the data file.
+func persistFailure() *apiError {
+	return &apiError{Status: http.StatusInternalServerError, Type: typeAPI,
+		Message: "The sandbox could not write its data file; the change is kept in memory and the write is retried with the next request."}
+}
 
 type touchKey struct{ bucket, id string }
 
@@ -123,6 +134,45 @@ func (s *Server) takePending() (uint64, delta) {
 	d := s.pending
 	s.pending = delta{}
 	return s.gen, d
+}
+
+// restorePending puts back a delta whose write failed, so the next write
+// retries it. Changes collected since win over the failed ones; a reset
+// collected since makes them moot.
+func (s *Server) restorePending(d delta) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending.reset {
+		return
+	}
+	if d.puts == nil {
+		d.puts = map[touchKey][]byte{}
+	}
+	for k, v := range s.pending.puts {
+		d.puts[k] = v
+	}
+	s.pending = d
+}
+
+// persist waits until generation gen is in the data file. It fails when
+// the file cannot be written; the changes then stay pending and are retried
+// by the next write.
+func (s *Server) persist(gen uint64) error {
+	if gen == 0 || s.store == nil {
+		return nil
+	}
+	return s.store.waitFor(gen)
+}
+
+// persistAll waits until everything changed so far is in the data file.
+func (s *Server) persistAll() error {
+	if s.store == nil {
+		return nil
+	}
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	return s.persist(gen)
 }
 
 func openData(path string) (*bolt.DB, *state, error) {
@@ -238,15 +288,19 @@ func orderBySeq[T any](m map[string]*T, seq func(*T) int64) []string {
 type persister struct {
 	db      *bolt.DB
 	take    func() (uint64, delta)
+	putBack func(delta) // a delta whose write failed goes back to pending
 	log     *slog.Logger
 	mu      sync.Mutex
 	cond    *sync.Cond
 	done    uint64
 	writing bool
+	// failWrite, when set (by tests, with mu held), is called before each
+	// write; an error it returns fails the write.
+	failWrite func() error
 }
 
-func newPersister(db *bolt.DB, take func() (uint64, delta), log *slog.Logger) *persister {
-	p := &persister{db: db, take: take, log: log}
+func newPersister(db *bolt.DB, take func() (uint64, delta), putBack func(delta), log *slog.Logger) *persister {
+	p := &persister{db: db, take: take, putBack: putBack, log: log}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -261,15 +315,25 @@ func (p *persister) waitFor(gen uint64) error {
 			continue
 		}
 		p.writing = true
+		hook := p.failWrite
 		p.mu.Unlock()
 		g, d := p.take()
-		err := p.write(d)
+		var err error
+		if hook != nil {
+			err = hook()
+		}
+		if err == nil {
+			err = p.write(d)
+		}
+		if err != nil {
+			p.putBack(d)
+		}
 		p.mu.Lock()
 		p.writing = false
 		p.cond.Broadcast()
 		if err != nil {
 			p.log.Error("sandbox: write data file", slog.String("error", err.Error()))
-			return fmt.Errorf("sandbox: write data file: %w", err)
+			return fmt.Errorf("%w: %w", errWriteData, err)
 		}
 		if g > p.done {
 			p.done = g

@@ -62,8 +62,9 @@ func (s *Server) redirectPage(w http.ResponseWriter, r *http.Request) {
 	}
 	gen := s.bump()
 	s.mu.Unlock()
-	if gen > 0 && s.store != nil {
-		_ = s.store.waitFor(gen)
+	if err := s.persist(gen); err != nil {
+		http.Error(w, "The sandbox could not write its data file.", http.StatusInternalServerError)
+		return
 	}
 	if pi == nil {
 		http.Error(w, "Unknown or expired test payment page.", http.StatusNotFound)
@@ -106,13 +107,9 @@ func (s *Server) redirectAction(w http.ResponseWriter, r *http.Request) {
 			// Seed 004: after authentication the PaymentIntent waits in
 			// requires_confirmation for the server to confirm it again,
 			// still within the one-hour window.
-			deadline := pi.ActionDeadline
-			nonce := pi.RedirectNonce
 			pi.NextAction = nil
 			pi.Authenticated = true
 			pi.Status = statusRequiresConfirmation
-			pi.ActionDeadline = deadline
-			pi.RedirectNonce = nonce
 			s.dirty = true
 			outcome = "succeeded"
 		default:
@@ -127,8 +124,9 @@ func (s *Server) redirectAction(w http.ResponseWriter, r *http.Request) {
 	returnURL, id, secret := pi.ReturnURL, pi.ID, pi.ClientSecret
 	gen := s.bump()
 	s.mu.Unlock()
-	if gen > 0 && s.store != nil {
-		_ = s.store.waitFor(gen)
+	if err := s.persist(gen); err != nil {
+		http.Error(w, "The sandbox could not write its data file.", http.StatusInternalServerError)
+		return
 	}
 	if returnURL == "" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

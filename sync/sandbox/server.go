@@ -52,9 +52,9 @@ type Options struct {
 	// Logger receives one line per request (never keys, bodies or card
 	// data). Defaults to discarding.
 	Logger *slog.Logger
-	// DataFile, when set, persists the whole state as a JSON snapshot,
-	// written atomically after every request that changed something and
-	// loaded by New.
+	// DataFile, when set, persists the state in a bbolt file, loaded by
+	// New: every request that changed something has its changes committed
+	// to the file before it is answered (see persist.go).
 	DataFile string
 	// PublicURL overrides the base URL put into redirect links (useful when
 	// a phone on the LAN must reach the wallet page). Defaults to the Host
@@ -116,8 +116,8 @@ type Server struct {
 	active  map[net.Conn]struct{} // connections with a request in flight
 }
 
-// New builds a Server. With Options.DataFile it loads the snapshot if the
-// file exists; a corrupt file is an error wrapping ErrCorruptData and is
+// New builds a Server. With Options.DataFile it loads the data file if it
+// exists; a corrupt file is an error wrapping ErrCorruptData and is
 // never overwritten.
 func New(opts Options) (*Server, error) {
 	opts.defaults()
@@ -136,7 +136,7 @@ func New(opts Options) (*Server, error) {
 		s.st = st
 		s.clock.setOffset(st.ClockOffset)
 		s.touched = map[touchKey]struct{}{}
-		s.store = newPersister(db, s.takePending, opts.Logger)
+		s.store = newPersister(db, s.takePending, s.restorePending, opts.Logger)
 	}
 	s.routes()
 	return s, nil
@@ -261,6 +261,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, reqID string, 
 		case idemConflict:
 			return s.writeError(w, r, reqID, cerr), "idempotency conflict"
 		case idemReplay:
+			// The saved answer may belong to a request whose changes are
+			// not in the data file yet (its write failed): replay it only
+			// once they are.
+			if err := s.persistAll(); err != nil {
+				return s.writeError(w, r, reqID, persistFailure()), "data file write failed"
+			}
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.Header().Set("Original-Request", rec.RequestID)
 			s.writeRaw(w, reqID, idemKey, rec.Status, rec.Body)
@@ -284,8 +290,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, reqID string, 
 
 	resp, gen := s.execute(r, rc, h, fault.kind, scoped, fp)
 
-	if gen > 0 && s.store != nil {
-		_ = s.store.waitFor(gen) // logged by the persister
+	if err := s.persist(gen); err != nil {
+		// The change stays applied in memory and pending for the next
+		// write. This 500 is not saved for the idempotency key: the key
+		// keeps the handler's answer, replayed once it is in the file.
+		return s.writeError(w, r, reqID, persistFailure()), "data file write failed"
 	}
 	if fault.kind == FaultDropAfterCommit && resp.save {
 		dropConnection(w)
