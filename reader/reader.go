@@ -182,6 +182,9 @@ var (
 	ErrCollectCanceled = errors.New("card collection cancelled")
 	// ErrBusy: a collection is already running on this reader.
 	ErrBusy = errors.New("card reader is busy with another payment")
+	// ErrProcessWindow: a collected card was neither processed nor
+	// released within ProcessWindow; the Client released it on the reader.
+	ErrProcessWindow = errors.New("the window to process the collected card has passed")
 	// ErrClosed: the Reader was closed.
 	ErrClosed = errors.New("card reader closed")
 	// ErrNoReader: no reader was found to connect to (see NoReaderError).
