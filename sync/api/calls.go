@@ -154,6 +154,10 @@ type PresentPaymentMethodCardParams struct {
 	// charge_declined_insufficient_funds, …) that decides the outcome
 	// whatever the amount; without it the amount decides.
 	SimulatedCard *string `form:"simulated_card"`
+	// ReaderPayload is the base64 of the encrypted payment method a
+	// reader collected for this PaymentIntent. It stands for the fields
+	// above; the client never logs it.
+	ReaderPayload *string `form:"reader_payload"`
 }
 
 // PresentPaymentMethod is the simulated reader: it presents a card to a

@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/tillpos/till/reader/simcard"
 )
 
 // The PaymentIntent state machine (SPEC §2, seeds 000–004):
@@ -849,9 +852,27 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 	last4, last4Given := p.str(typ, "last4")
 	readMethod, _ := p.enum([]string{"contactless_emv", "contact_emv", "magnetic_stripe_track2", "contactless_magstripe_mode"}, typ, "read_method")
 	simulated, _ := p.enum(simulatedCardNames(), typ, "simulated_card")
+	payloadB64, payloadGiven := p.str(typ, "reader_payload")
 	expand := p.expand()
 	if e := p.done(); e != nil {
 		return nil, e
+	}
+	expMonth, expYear := 12, yearOf(rc.now)+3
+	if payloadGiven {
+		if simulated != "" {
+			return nil, invalid("parameter_invalid_string", typ+"[reader_payload]", "Pass either %s[reader_payload] or %s[simulated_card], not both.", typ, typ)
+		}
+		read, e := openReaderPayload(rc.id, typ, payloadB64)
+		if e != nil {
+			return nil, e
+		}
+		simulated = read.TestCard
+		brand, brandGiven = read.Brand, true
+		last4, last4Given = read.Last4, true
+		readMethod = read.ReadMethod
+		if read.ExpMonth >= 1 && read.ExpMonth <= 12 && read.ExpYear > 0 {
+			expMonth, expYear = read.ExpMonth, read.ExpYear
+		}
 	}
 	card := simulatedCards[simulated]
 	if !brandGiven || brand == "" {
@@ -885,9 +906,8 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 	if !slices.Contains(pi.PaymentMethodTypes, typ) {
 		return nil, invalid("payment_intent_incompatible_payment_method", "type", "This PaymentIntent does not accept %s; its payment_method_types are %s.", typ, strings.Join(pi.PaymentMethodTypes, ", "))
 	}
-	year := yearOf(rc.now) + 3
 	pm := &pmRec{ID: s.ids.id("pm_"), Type: typ, Created: rc.now, Metadata: map[string]string{}, AllowRedisplay: "unspecified",
-		Card:    &cardRec{Brand: brand, Last4: last4, ExpMonth: 12, ExpYear: year, Funding: "credit", Country: "US", Fingerprint: fingerprintOf(typ, brand, last4), ReadMethod: readMethod},
+		Card:    &cardRec{Brand: brand, Last4: last4, ExpMonth: expMonth, ExpYear: expYear, Funding: "credit", Country: "US", Fingerprint: fingerprintOf(typ, brand, last4), ReadMethod: readMethod},
 		Outcome: card.outcome, DeclineCode: card.declineCode}
 	if card.outcome == "decline" {
 		pm.ErrorCode = "card_declined"
@@ -898,4 +918,22 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 	pi.LastPaymentError = nil
 	pi.Status = statusRequiresConfirmation
 	return s.renderIntent(pi, expand), nil
+}
+
+// openReaderPayload opens a simulated reader's payload presented for the
+// PaymentIntent id. Its errors never echo the payload.
+func openReaderPayload(id, typ, b64 string) (simcard.Card, *apiError) {
+	param := typ + "[reader_payload]"
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return simcard.Card{}, invalid("parameter_invalid_string", param, "Invalid %s: not base64.", param)
+	}
+	card, err := simcard.Open(id, raw)
+	if err != nil {
+		return simcard.Card{}, invalid("parameter_invalid_string", param, "Invalid %s: it was not collected by a simulated reader for this PaymentIntent.", param)
+	}
+	if _, ok := simulatedCards[card.TestCard]; !ok {
+		return simcard.Card{}, invalid("parameter_invalid_string", param, "Invalid %s: unknown test card %q.", param, truncate(card.TestCard, 40))
+	}
+	return card, nil
 }

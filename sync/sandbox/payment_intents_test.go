@@ -1,12 +1,14 @@
 package sandbox_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tillpos/till/reader/simcard"
 	"github.com/tillpos/till/sync/sandbox"
 )
 
@@ -128,6 +130,58 @@ func TestSimulatedCards(t *testing.T) {
 	id := c.newReaderIntent(1000, "manual").s("id")
 	c.post("/v1/test_helpers/payment_intents/"+id+"/present_payment_method", form("card_present[simulated_card]", "monopoly_money")).
 		wantError(http.StatusBadRequest, "invalid_request_error", "parameter_invalid_string")
+}
+
+// TestReaderPayload presents what a simulated reader collected: the card
+// it names decides the outcome, and a payload sealed for another
+// PaymentIntent, or not sealed at all, is refused.
+func TestReaderPayload(t *testing.T) {
+	c := newSandbox(t, sandbox.Options{})
+	present := func(id, payload string, extra ...string) *resp {
+		return c.post("/v1/test_helpers/payment_intents/"+id+"/present_payment_method",
+			form(append([]string{"card_present[reader_payload]", payload}, extra...)...))
+	}
+	seal := func(id string, card simcard.Card) string {
+		return base64.StdEncoding.EncodeToString(simcard.Seal(id, card))
+	}
+	mc := simcard.Card{TestCard: "mastercard", Brand: "mastercard", Last4: "4444", ExpMonth: 7, ExpYear: 2031, ReadMethod: "contact_emv"}
+
+	id := c.newReaderIntent(1742, "manual").s("id")
+	present(id, seal(id, mc)).ok().want("status", "requires_confirmation")
+	r := c.post("/v1/payment_intents/"+id+"/confirm", "").ok().want("status", "requires_capture")
+	pm := c.get("/v1/payment_methods/"+r.s("payment_method"), "").ok().
+		want("card_present.brand", "mastercard").want("card_present.last4", "4444").
+		want("card_present.read_method", "contact_emv")
+	if m, y := pm.n("card_present.exp_month"), pm.n("card_present.exp_year"); m != 7 || y != 2031 {
+		t.Errorf("expiry %d/%d, want 7/2031 from the payload", m, y)
+	}
+
+	declined := c.newReaderIntent(1000, "manual").s("id")
+	present(declined, seal(declined, simcard.Card{TestCard: "charge_declined_insufficient_funds", Brand: "visa", Last4: "9995", ReadMethod: "contactless_emv"})).ok()
+	c.post("/v1/payment_intents/"+declined+"/confirm", "").
+		wantError(http.StatusPaymentRequired, "card_error", "card_declined").want("error.decline_code", "insufficient_funds")
+
+	other := c.newReaderIntent(1000, "manual").s("id")
+	for name, tc := range map[string]struct {
+		payload string
+		extra   []string
+	}{
+		"sealed for another PaymentIntent": {payload: seal(id, mc)},
+		"not base64":                       {payload: "%%%"},
+		"not sealed":                       {payload: base64.StdEncoding.EncodeToString([]byte("4242424242424242"))},
+		"unknown test card":                {payload: seal(other, simcard.Card{TestCard: "monopoly_money", Brand: "visa", Last4: "4242"})},
+		"with simulated_card too":          {payload: seal(other, mc), extra: []string{"card_present[simulated_card]", "visa"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c.t = t
+			r := present(other, tc.payload, tc.extra...).wantError(http.StatusBadRequest, "invalid_request_error", "parameter_invalid_string")
+			if msg := r.s("error.message"); strings.Contains(msg, tc.payload) && len(tc.payload) > 8 {
+				t.Errorf("error message echoes the payload: %s", msg)
+			}
+		})
+	}
+	c.t = t
+	c.get("/v1/payment_intents/"+other, "").ok().want("status", "requires_payment_method")
 }
 
 func TestInvalidTransitions(t *testing.T) {
