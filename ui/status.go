@@ -16,6 +16,7 @@ import (
 type StoreState struct {
 	Path          string    // the database file
 	Connection    string    // the payment API as the outbox sees it: online, offline, …
+	Reader        string    // the card reader: model and state, or why there is none
 	Orders        uint64    // orders ever recorded on this till
 	Pending       int       // outbox entries waiting to reach the API
 	InFlight      int       // outbox entries being sent right now
@@ -67,7 +68,7 @@ type StatusScreen struct {
 	finished chan actionResult
 	content  fyne.CanvasObject
 
-	path, conn, orders, pending, inFlight, dead, oldest *widget.Label
+	path, conn, reader, orders, pending, inFlight, dead, oldest *widget.Label
 	problem                                             *widget.Label
 	readFailed                                          bool // problem shows a failed read
 	actions                                             []*widget.Button
@@ -132,7 +133,8 @@ func (s *StatusScreen) build() {
 		"card payments wait in a durable outbox and reach the payment API exactly once.")
 	version := widget.NewLabel("Version " + s.p.Version)
 
-	s.path, s.conn = widget.NewLabel(""), widget.NewLabel("…")
+	s.path, s.conn, s.reader = widget.NewLabel(""), widget.NewLabel("…"), widget.NewLabel("…")
+	s.reader.Wrapping = fyne.TextWrapWord
 	s.path.Wrapping = fyne.TextWrapBreak
 	s.orders, s.pending, s.inFlight = widget.NewLabel("…"), widget.NewLabel("…"), widget.NewLabel("…")
 	s.dead, s.oldest = widget.NewLabel("…"), widget.NewLabel("…")
@@ -144,6 +146,7 @@ func (s *StatusScreen) build() {
 	form := widget.NewForm(
 		widget.NewFormItem("Payment API", widget.NewLabel(s.p.API)),
 		widget.NewFormItem("Connection", s.conn),
+		widget.NewFormItem("Card reader", s.reader),
 		widget.NewFormItem("Database", s.path),
 		widget.NewFormItem("Orders", s.orders),
 		widget.NewFormItem("Outbox pending", s.pending),
@@ -228,6 +231,7 @@ func (s *StatusScreen) show(st StoreState, err error, now time.Time) {
 	}
 	s.path.SetText(st.Path)
 	s.conn.SetText(st.Connection)
+	s.reader.SetText(st.Reader)
 	s.orders.SetText(fmt.Sprint(st.Orders))
 	s.pending.SetText(fmt.Sprint(st.Pending))
 	s.inFlight.SetText(fmt.Sprint(st.InFlight))

@@ -83,7 +83,7 @@ var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 func TestStatusScreenLooksRight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := &snapshot{state: StoreState{
-			Path: "/home/cafe/.config/till/till.db", Connection: "online", Orders: 1284, Pending: 3, Dead: 1,
+			Path: "/home/cafe/.config/till/till.db", Connection: "online", Reader: "Till Sim R1 SIM-0001 (1.0.0): ready", Orders: 1284, Pending: 3, Dead: 1,
 			Recent: []OrderSummary{
 				{ID: "lane1-01KAQ3D1V9F8C2W7Y5N0M4T6HB", Status: "tendering", Total: "CHF 17.40"},
 				{ID: "lane1-01KAQ3C7Q2R6P1X9Z4K8J3B5VD", Status: "completed", Total: "CHF 20.20"},
