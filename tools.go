@@ -7,7 +7,6 @@ package main
 import (
 	_ "fyne.io/fyne/v2/app"
 	_ "fyne.io/fyne/v2/test"
-	_ "github.com/google/gousb"
 	_ "github.com/hashicorp/go-retryablehttp"
 	_ "github.com/oklog/ulid/v2"
 	_ "github.com/stripe/stripe-go/v86"

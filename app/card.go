@@ -3,13 +3,17 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/stripe/stripe-go/v86"
 
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/reader"
+	"github.com/tillpos/till/reader/wire"
 	"github.com/tillpos/till/sync/api"
 )
 
@@ -80,40 +84,90 @@ func CurrentCard(o *order.Order) (t order.Tender, ok bool) {
 	return order.Tender{}, false
 }
 
-// CollectCard is the reader step of a card sale (SPEC §2.1): the card is
-// presented for the order's PaymentIntent and, once the reader has it, the
-// confirmation is enqueued. simulatedCard names the simulated reader's test
-// card (visa approves, charge_declined declines, …; see docs/sandbox.md)
-// until the USB reader exists. After a decline the same call collects
-// another card on the same PaymentIntent.
-func (t *Till) CollectCard(ctx context.Context, orderID, simulatedCard string) error {
+// CollectCard is the reader step of a card sale (SPEC §2.1): the reader
+// collects a card for the order's PaymentIntent, the card is presented to
+// the API, and the confirmation is enqueued in the same transaction that
+// records the card on the order. All of it happens within the reader's
+// process window; past it the card is released on the reader and the
+// error wraps reader.ErrProcessWindow. After a decline the same call
+// collects another card on the same PaymentIntent.
+//
+// The errors a caller branches on wrap ErrNotReady, ErrBusy, or the
+// reader's ErrCustomerCancelled, ErrCollectTimeout, ErrCollectCanceled,
+// ErrNotConnected and ErrDisconnected.
+func (t *Till) CollectCard(ctx context.Context, orderID string) (reader.Collected, error) {
+	pi, amount, currency, err := t.cardTurn(orderID)
+	if err != nil {
+		return reader.Collected{}, fmt.Errorf("collect card for order %s: %w", orderID, err)
+	}
+	if err := t.reader.Connect(ctx); err != nil {
+		return reader.Collected{}, fmt.Errorf("collect card for order %s: %w", orderID, err)
+	}
+	got, err := t.reader.Collect(ctx, reader.CollectRequest{
+		PaymentIntent: pi, Amount: amount, Currency: currency, CustomerCancel: true,
+	})
+	if err != nil {
+		return reader.Collected{}, fmt.Errorf("collect card for order %s: %w", orderID, err)
+	}
+	if err := t.processCollected(ctx, orderID, got); err != nil {
+		// The card is not going to be processed: say so on the reader.
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if rerr := t.reader.CancelCollect(release, pi); rerr != nil {
+			t.log.Warn("release the card on the reader", "order", orderID, "err", rerr)
+		}
+		return got, fmt.Errorf("collect card for order %s: %w", orderID, err)
+	}
+	return got, nil
+}
+
+// cardTurn checks that the order waits for a card and returns its
+// PaymentIntent and the amount to collect, in the API's minor units.
+func (t *Till) cardTurn(orderID string) (pi string, amount int64, currency string, err error) {
 	o, err := t.Order(orderID)
 	if err != nil {
-		return err
+		return "", 0, "", err
 	}
 	tender, ok := CurrentCard(o)
 	switch {
 	case o.Status() != order.StatusTendering:
-		return fmt.Errorf("collect card for order %s: the order is %s", orderID, o.Status())
+		return "", 0, "", fmt.Errorf("the order is %s", o.Status())
 	case !ok:
-		return fmt.Errorf("collect card for order %s: %w", orderID, ErrNotReady)
+		return "", 0, "", ErrNotReady
 	case tender.Payment.Status == order.PaymentRequiresConfirmation:
-		return fmt.Errorf("collect card for order %s: %w", orderID, ErrBusy)
+		return "", 0, "", ErrBusy
 	case tender.Payment.Status != order.PaymentRequiresPaymentMethod:
-		return fmt.Errorf("collect card for order %s: its payment is %s", orderID, tender.Payment.Status)
+		return "", 0, "", fmt.Errorf("its payment is %s", tender.Payment.Status)
 	}
-	pi := tender.Payment.PaymentIntentID
-	params := &api.PresentPaymentMethodParams{CardPresent: &api.PresentPaymentMethodCardParams{}}
-	if simulatedCard != "" {
-		params.CardPresent.SimulatedCard = stripe.String(simulatedCard)
+	if amount, err = tender.Amount.StripeAmount(); err != nil {
+		return "", 0, "", err
 	}
+	return tender.Payment.PaymentIntentID, amount, tender.Amount.Currency.StripeCode(), nil
+}
+
+// processCollected hands the collected card to the API and enqueues the
+// confirmation, before the process window closes.
+func (t *Till) processCollected(ctx context.Context, orderID string, got reader.Collected) error {
+	// ProcessBy is on the till's clock, which need not be the wall clock.
+	ctx, cancel := context.WithTimeout(ctx, got.ProcessBy.Sub(t.now()))
+	defer cancel()
+	pi := got.PaymentIntent
+	params := &api.PresentPaymentMethodParams{CardPresent: &api.PresentPaymentMethodCardParams{
+		ReaderPayload: stripe.String(base64.StdEncoding.EncodeToString(got.Payload)),
+	}}
 	// Presenting a card moves no money: a fresh key per presentation.
 	if _, _, err := t.client.PresentPaymentMethod(ctx, pi, params, "present-"+rand.Text()); err != nil {
-		return fmt.Errorf("collect card for order %s: %w", orderID, err)
+		if errors.Is(err, context.DeadlineExceeded) && !t.now().Before(got.ProcessBy) {
+			return fmt.Errorf("present the card: %w", reader.ErrProcessWindow)
+		}
+		return fmt.Errorf("present the card: %w", err)
 	}
 	confirm := &stripe.PaymentIntentConfirmParams{}
 	confirm.AddExpand("latest_charge")
-	err = t.store.Update(func(tx *queue.Tx) error {
+	err := t.store.Update(func(tx *queue.Tx) error {
+		if !t.now().Before(got.ProcessBy) {
+			return reader.ErrProcessWindow
+		}
 		o, err := loadOrder(tx, orderID, t.now)
 		if err != nil {
 			return err
@@ -122,7 +176,7 @@ func (t *Till) CollectCard(ctx context.Context, orderID, simulatedCard string) e
 		if !ok || tender.Payment.PaymentIntentID != pi || tender.Payment.Status != order.PaymentRequiresPaymentMethod {
 			return fmt.Errorf("the order's payment changed while the card was read: %w", ErrBusy)
 		}
-		if err := o.SetPaymentStatus(tender.ID, order.PaymentRequiresConfirmation, "", ""); err != nil {
+		if err := o.SetPaymentStatus(tender.ID, order.PaymentRequiresConfirmation, got.Brand, got.Last4); err != nil {
 			return err
 		}
 		if err := putOrder(tx, o); err != nil {
@@ -133,7 +187,13 @@ func (t *Till) CollectCard(ctx context.Context, orderID, simulatedCard string) e
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("collect card for order %s: %w", orderID, err)
+		return err
+	}
+	// The card is in the outbox's hands now: release it on the reader.
+	show, cancelShow := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancelShow()
+	if err := t.reader.SetDisplay(show, reader.Display{Screen: wire.ScreenMessage, Message: "Processing…"}); err != nil {
+		t.log.Warn("show processing on the reader", "order", orderID, "err", err)
 	}
 	return nil
 }

@@ -32,14 +32,32 @@ type liveTill struct {
 
 func openLiveTill(t *testing.T, mutate func(*Config)) *liveTill {
 	t.Helper()
+	return openLiveTillWith(t, func(p *Params) {
+		if mutate != nil {
+			mutate(&p.Config)
+		}
+	}, nil)
+}
+
+// openLiveTillWith opens a started till on a fresh sandbox; mutate adjusts
+// its Params, and front, when not nil, wraps the sandbox in a server of the
+// test's own that the till talks to instead.
+func openLiveTillWith(t *testing.T, mutate func(*Params), front func(sandbox http.Handler) http.Handler) *liveTill {
+	t.Helper()
 	srv := sandboxtest.New(t, sandbox.Options{})
-	cfg := DefaultConfig()
-	cfg.Database = filepath.Join(t.TempDir(), "till.db")
-	cfg.API = APIConfig{BaseURL: srv.URL, Key: Secret(srv.Key)}
-	if mutate != nil {
-		mutate(&cfg)
+	url := srv.URL
+	if front != nil {
+		fs := httptest.NewServer(front(srv.Server))
+		t.Cleanup(fs.Close)
+		url = fs.URL
 	}
-	till, err := Open(Params{Config: cfg})
+	p := Params{Config: DefaultConfig()}
+	p.Config.Database = filepath.Join(t.TempDir(), "till.db")
+	p.Config.API = APIConfig{BaseURL: url, Key: Secret(srv.Key)}
+	if mutate != nil {
+		mutate(&p)
+	}
+	till, err := Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +129,7 @@ func (lt *liveTill) charge(t *testing.T, ctx context.Context) *order.Order {
 
 func (lt *liveTill) collect(t *testing.T, ctx context.Context, id, card string) (*order.Order, *order.Decline) {
 	t.Helper()
-	if err := lt.CollectCard(ctx, id, card); err != nil {
+	if _, err := lt.collectSimulated(ctx, id, card); err != nil {
 		t.Fatal(err)
 	}
 	o, err := lt.WaitOrder(ctx, id, func(o *order.Order) bool { settled, _ := CardOutcome(o); return settled })

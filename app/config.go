@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/text/language"
 
@@ -36,7 +35,9 @@ type Config struct {
 	Database string `json:"database,omitempty"`
 	// API is the payment API; an empty BaseURL means the embedded sandbox.
 	API APIConfig `json:"api"`
-	// Reader is "simulator" (built in), "usb", or "tcp://host:port".
+	// Reader is "simulator" (built in), "usb" (the default USB IDs),
+	// "usb:VID:PID[,VID:PID…]", or "tcp://127.0.0.1:PORT" (the standalone
+	// simulator, cmd/till-reader-sim).
 	Reader string `json:"reader"`
 	// CaptureAtEndOfDay leaves card authorisations uncaptured when a sale
 	// completes; the manager's end of day captures them. By default the
@@ -144,10 +145,8 @@ func (c Config) Validate() error {
 	default:
 		bad("capture_method", "%q is not manual or automatic", c.CaptureMethod)
 	}
-	switch {
-	case c.Reader == "simulator", c.Reader == "usb", strings.HasPrefix(c.Reader, "tcp://"):
-	default:
-		bad("reader", "%q is not simulator, usb or tcp://host:port", c.Reader)
+	if _, err := parseReader(c.Reader); err != nil {
+		bad("reader", "%v", err)
 	}
 	if c.API.BaseURL != "" {
 		if err := checkAPIURL(c.API.BaseURL); err != nil {

@@ -173,7 +173,7 @@ func (t *Till) paySimulated(ctx context.Context, id string, declineFirst bool) e
 		if declineFirst && !declined {
 			card = "charge_declined"
 		}
-		err = t.CollectCard(ctx, id, card)
+		_, err = t.collectSimulated(ctx, id, card)
 		switch {
 		case err == nil:
 			declined = declined || card != "visa"

@@ -196,9 +196,9 @@ func (t *Till) DemoCashSale() (*order.Order, error) {
 // DemoCardSale rings up a demo basket and charges it by card: the order is
 // committed in tendering with its PaymentIntent creation in the outbox.
 //
-// Then it plays the simulated reader, waiting at most wait for each step:
-// once the PaymentIntent exists a simulated Visa is presented, and the sale
-// completes when the API authorises it. If the API does not answer in time
+// Then it plays the customer on the built-in simulated reader, waiting at
+// most wait for each step: once the PaymentIntent exists a simulated Visa
+// is tapped, and the sale completes when the API authorises it. If the API does not answer in time
 // the sale stays committed, in tendering, and the outbox carries on.
 func (t *Till) DemoCardSale(wait time.Duration) (*order.Order, error) {
 	o, err := t.demoBasket()
@@ -215,7 +215,7 @@ func (t *Till) DemoCardSale(wait time.Duration) (*order.Order, error) {
 	if _, err := t.WaitOrder(ctx, id, ready); err != nil {
 		return o, fmt.Errorf("demo card sale %s is kept; the payment API has not created its payment yet: %w", id, err)
 	}
-	if err := t.CollectCard(ctx, id, "visa"); err != nil {
+	if _, err := t.collectSimulated(ctx, id, "visa"); err != nil {
 		return o, err
 	}
 	settled := func(o *order.Order) bool { done, _ := CardOutcome(o); return done }

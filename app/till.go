@@ -18,6 +18,8 @@ import (
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/assets"
 	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/reader"
+	"github.com/tillpos/till/reader/sim"
 	"github.com/tillpos/till/sync/api"
 	"github.com/tillpos/till/sync/drain"
 	"github.com/tillpos/till/sync/sandbox"
@@ -41,6 +43,9 @@ type Params struct {
 	// DrainBackoff overrides the drainer's retry backoff (attempts →
 	// delay); drain's default (1 s doubling to 5 min) when nil.
 	DrainBackoff func(attempts int) time.Duration
+	// Simulator configures the built-in simulated reader when the config
+	// names it (tests and the headless lane script its cards).
+	Simulator sim.Options
 }
 
 // Till is one open till: its store, lane, catalog and rules.
@@ -55,6 +60,9 @@ type Till struct {
 	sandbox *sandbox.Server // the embedded API when none is configured; nil otherwise
 	client  *api.Client
 	drainer *drain.Drainer
+	reader  reader.Reader
+	sim     *sim.Device   // the built-in simulated reader; nil otherwise
+	simTurn chan struct{} // one simulated customer at the reader at a time
 	now     func() time.Time
 	log     *slog.Logger
 
@@ -63,6 +71,9 @@ type Till struct {
 	changes chan struct{} // closed and replaced on every store change
 	stopped chan struct{} // closed when the drainer's Run has returned; nil before Start
 	stop    context.CancelFunc
+
+	readerState reader.State // from the reader's events, under mu
+	readerErr   error
 }
 
 // Open opens the till's database and loads its catalog. The errors it
@@ -117,6 +128,10 @@ func Open(p Params) (*Till, error) {
 		return nil, fmt.Errorf("open till: %w", err)
 	}
 	if err := t.wireDrainer(p); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("open till: %w", err)
+	}
+	if err := t.openReader(p); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("open till: %w", err)
 	}
@@ -217,6 +232,9 @@ func (t *Till) Close() error {
 		<-t.stopped // the drainer records what is in flight before the store closes
 	}
 	var errs []error
+	if t.reader != nil {
+		errs = append(errs, t.reader.Close())
+	}
 	if t.sandbox != nil {
 		errs = append(errs, t.sandbox.Close())
 	}
@@ -276,7 +294,7 @@ const recentOrders = 12
 // StoreState implements ui.StatusSource: outbox statistics (O(1)/O(log n))
 // and the most recent orders, newest first.
 func (t *Till) StoreState() (ui.StoreState, error) {
-	st := ui.StoreState{Path: t.store.Path(), Connection: t.drainer.State().String()}
+	st := ui.StoreState{Path: t.store.Path(), Connection: t.drainer.State().String(), Reader: t.readerStatus()}
 	err := t.store.View(func(tx *queue.Tx) error {
 		s, err := tx.Stats()
 		if err != nil {

@@ -225,3 +225,15 @@ type Dialer interface {
 	// String names what is dialled, for messages: "USB 2fe3:0001", …
 	String() string
 }
+
+// Is makes a DeviceError match the sentinel its code means: busy is
+// ErrBusy, collect_timeout is ErrCollectTimeout.
+func (e *DeviceError) Is(target error) bool {
+	switch e.Code {
+	case wire.CodeBusy:
+		return target == ErrBusy
+	case wire.CodeCollectTimeout:
+		return target == ErrCollectTimeout
+	}
+	return false
+}

@@ -17,7 +17,7 @@ var ErrNeedMore = errors.New("need more bytes for a frame")
 // decoder has already resynchronised; call Next again.
 type GarbledError struct {
 	Skipped int    // bytes discarded
-	Reason  string // why the last of them were discarded
+	Reason  string // why the first of them were discarded
 }
 
 func (e *GarbledError) Error() string {
@@ -41,16 +41,22 @@ type Decoder struct {
 	reason  string
 }
 
-// Feed appends bytes read from the transport.
+// Feed appends bytes read from the transport. Only the newest
+// 2 × MaxFrame bytes are kept: older ones are discarded (and reported by
+// Next as a *GarbledError) before p is copied, so no read, however large,
+// grows the buffer past that bound.
 func (d *Decoder) Feed(p []byte) {
+	if over := d.Buffered() + len(p) - maxBuffered; over > 0 {
+		old := min(over, d.Buffered())
+		d.drop(old, "buffer overflow")
+		d.skipped += over - old // the oldest part of p itself
+		p = p[over-old:]
+	}
 	if d.off > 0 && (d.off >= len(d.buf)/2 || len(d.buf)+len(p) > cap(d.buf)) {
 		n := copy(d.buf, d.buf[d.off:])
 		d.buf, d.off = d.buf[:n], 0
 	}
 	d.buf = append(d.buf, p...)
-	if over := len(d.buf) - d.off - maxBuffered; over > 0 {
-		d.drop(over, "buffer overflow")
-	}
 }
 
 // Buffered is the number of bytes fed but not yet returned or discarded.
@@ -66,20 +72,22 @@ func (d *Decoder) Resync() {
 	}
 }
 
+// drop discards n buffered bytes. The reason kept for the report is the
+// first of a run of discards: the damage that started it.
 func (d *Decoder) drop(n int, reason string) {
 	d.off += n
 	d.skipped += n
-	d.reason = reason
+	if d.reason == "" {
+		d.reason = reason
+	}
 }
 
 // Next returns the next whole frame. It returns ErrNeedMore when more bytes
-// are needed, and a *GarbledError once after discarding damaged bytes.
-// The frame's Payload is valid until the next call to Feed or Next.
+// are needed, and one *GarbledError for each run of damaged bytes it
+// discarded, before the frame (or the wait for more bytes) that follows
+// them. The frame's Payload is valid until the next call to Feed or Next.
 func (d *Decoder) Next() (Frame, error) {
 	for {
-		if err := d.report(); err != nil {
-			return Frame{}, err
-		}
 		b := d.buf[d.off:]
 		i := bytes.Index(b, magic)
 		if i < 0 {
@@ -92,14 +100,14 @@ func (d *Decoder) Next() (Frame, error) {
 				d.drop(len(b)-keep, "no frame start")
 				continue
 			}
-			return Frame{}, ErrNeedMore
+			return d.needMore()
 		}
 		if i > 0 {
 			d.drop(i, "bytes before frame start")
 			continue
 		}
 		if len(b) < HeaderSize {
-			return Frame{}, ErrNeedMore
+			return d.needMore()
 		}
 		n := int(binary.LittleEndian.Uint16(b[6:8]))
 		if n > MaxPayload {
@@ -108,11 +116,15 @@ func (d *Decoder) Next() (Frame, error) {
 		}
 		end := HeaderSize + n
 		if len(b) < end+TrailerSize {
-			return Frame{}, ErrNeedMore
+			return d.needMore()
 		}
 		if crc32.ChecksumIEEE(b[:end]) != binary.LittleEndian.Uint32(b[end:end+TrailerSize]) {
 			d.drop(1, "CRC mismatch")
 			continue
+		}
+		// Report the damage first; the frame stays buffered for the next call.
+		if err := d.report(); err != nil {
+			return Frame{}, err
 		}
 		d.off += end + TrailerSize
 		return Frame{
@@ -122,6 +134,13 @@ func (d *Decoder) Next() (Frame, error) {
 			Payload: b[HeaderSize:end:end],
 		}, nil
 	}
+}
+
+func (d *Decoder) needMore() (Frame, error) {
+	if err := d.report(); err != nil {
+		return Frame{}, err
+	}
+	return Frame{}, ErrNeedMore
 }
 
 func (d *Decoder) report() error {

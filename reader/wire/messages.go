@@ -295,7 +295,13 @@ var (
 
 func init() {
 	var err error
-	if encMode, err = (cbor.EncOptions{Sort: cbor.SortCoreDeterministic}).EncMode(); err != nil {
+	// Deterministic (RFC 8949 §4.2.1): shortest forms, sorted keys. Nil
+	// slices go out as empty arrays or byte strings, never null, so every
+	// key always has the CBOR type the protocol document gives it.
+	if encMode, err = (cbor.EncOptions{
+		Sort:          cbor.SortCoreDeterministic,
+		NilContainers: cbor.NilContainerAsEmpty,
+	}).EncMode(); err != nil {
 		panic(err)
 	}
 	// Decoding is strict about shape and bounded in size, and ignores
@@ -321,11 +327,16 @@ func Marshal(v any) ([]byte, error) {
 	return b, nil
 }
 
-// Unmarshal decodes a message payload into v. An empty payload decodes as
-// an empty message.
+// Unmarshal decodes a message payload into v, a pointer to a message
+// struct. v is zeroed first, so fields absent from the payload are zero
+// even when v is reused; an empty payload decodes as an empty message.
 func Unmarshal(data []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("decode into %T: not a non-nil pointer", v)
+	}
+	rv.Elem().SetZero()
 	if len(data) == 0 {
-		reflect.ValueOf(v).Elem().SetZero()
 		return nil
 	}
 	if err := decMode.Unmarshal(data, v); err != nil {
