@@ -69,11 +69,11 @@ type StatusScreen struct {
 	content  fyne.CanvasObject
 
 	path, conn, reader, orders, pending, inFlight, dead, oldest *widget.Label
-	problem                                             *widget.Label
-	readFailed                                          bool // problem shows a failed read
-	actions                                             []*widget.Button
-	recent                                              *widget.List
-	rows                                                []OrderSummary
+	problem                                                     *widget.Label
+	readFailed                                                  bool // problem shows a failed read
+	actions                                                     []*widget.Button
+	recent                                                      *widget.List
+	rows                                                        []OrderSummary
 }
 
 // NewStatusScreen builds the screen. Call Start to keep it up to date.
