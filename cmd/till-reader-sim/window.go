@@ -268,10 +268,15 @@ func qrBitmap(payload string) image.Image {
 	return img
 }
 
-// formatAmount renders minor units of a currency code for people reading
-// lang (BCP 47; English when empty or unknown).
+// formatAmount renders an amount in the payment API's minor units of a
+// currency code for people reading lang (BCP 47; English when empty or
+// unknown).
 func formatAmount(amount int64, currency, lang string) string {
 	cur, err := money.ParseCurrency(currency)
+	if err != nil {
+		return fmt.Sprintf("%d %s", amount, currency)
+	}
+	m, err := money.FromStripeAmount(amount, cur)
 	if err != nil {
 		return fmt.Sprintf("%d %s", amount, currency)
 	}
@@ -281,5 +286,5 @@ func formatAmount(amount int64, currency, lang string) string {
 			tag = t
 		}
 	}
-	return money.New(amount, cur).Format(tag)
+	return m.Format(tag)
 }
