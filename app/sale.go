@@ -196,9 +196,10 @@ func (t *Till) DemoCashSale() (*order.Order, error) {
 // DemoCardSale rings up a demo basket and charges it by card: the order is
 // committed in tendering with its PaymentIntent creation in the outbox.
 //
-// Then it plays the customer on the built-in simulated reader, waiting at
-// most wait for each step: once the PaymentIntent exists a simulated Visa
-// is tapped, and the sale completes when the API authorises it. If the API does not answer in time
+// Then the reader collects a card, waiting at most wait for each step: on
+// the built-in simulated reader a Visa is tapped at once; on any other
+// reader the customer presents one. The sale completes when the API
+// authorises it. If the API does not answer in time
 // the sale stays committed, in tendering, and the outbox carries on.
 func (t *Till) DemoCardSale(wait time.Duration) (*order.Order, error) {
 	o, err := t.demoBasket()
@@ -215,7 +216,11 @@ func (t *Till) DemoCardSale(wait time.Duration) (*order.Order, error) {
 	if _, err := t.WaitOrder(ctx, id, ready); err != nil {
 		return o, fmt.Errorf("demo card sale %s is kept; the payment API has not created its payment yet: %w", id, err)
 	}
-	if _, err := t.collectSimulated(ctx, id, "visa"); err != nil {
+	collect := func() error { _, err := t.CollectCard(ctx, id); return err }
+	if t.sim != nil {
+		collect = func() error { _, err := t.collectSimulated(ctx, id, "visa"); return err }
+	}
+	if err := collect(); err != nil {
 		return o, err
 	}
 	settled := func(o *order.Order) bool { done, _ := CardOutcome(o); return done }
