@@ -14,6 +14,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+
+	"github.com/tillpos/till/ui/uitest"
 )
 
 func TestVersionFlag(t *testing.T) {
@@ -62,14 +64,14 @@ func TestCorruptDatabaseRecovery(t *testing.T) {
 
 		w.Resize(fyne.NewSize(1600, 900))
 		r.show(r.openTill())
-		shown := texts(w.Content())
+		shown := uitest.ShownTexts(w.Content())
 		if !slices.Contains(shown, "The database is damaged") {
 			t.Fatalf("no damage screen; shows %q", shown)
 		}
 		test.Tap(button(t, w.Content(), "Move the damaged file aside and start afresh"))
 		synctest.Wait()
 
-		shown = texts(w.Content())
+		shown = uitest.ShownTexts(w.Content())
 		if valueAfter(t, shown, "Database") != db || valueAfter(t, shown, "Orders") != "0" {
 			t.Errorf("after moving aside the till does not show a fresh %s: %q", db, shown)
 		}

@@ -9,45 +9,12 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tillpos/till/ui"
+	"github.com/tillpos/till/ui/uitest"
 )
-
-// texts lists the text drawn on screen, in layout order, skipping
-// anything hidden (test.LaidOutObjects alone would include the insides of
-// hidden widgets).
-func texts(o fyne.CanvasObject) []string {
-	var out []string
-	var walk func(fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if !o.Visible() {
-			return // nor anything inside it
-		}
-		switch c := o.(type) {
-		case *canvas.Text:
-			if c.Text != "" {
-				out = append(out, c.Text)
-			}
-		case fyne.Widget:
-			// A fresh renderer, as test.LaidOutObjects uses: it shows
-			// the widget's current state without waiting for a paint.
-			r := c.CreateRenderer()
-			r.Layout(c.Size())
-			for _, child := range r.Objects() {
-				walk(child)
-			}
-		case *fyne.Container:
-			for _, child := range c.Objects {
-				walk(child)
-			}
-		}
-	}
-	walk(o)
-	return out
-}
 
 // valueAfter returns the text drawn right after label, as a form shows a
 // field's value after its name.
@@ -90,7 +57,7 @@ func TestStatusScreenShowsLiveStore(t *testing.T) {
 		screen.Start(ctx)
 		synctest.Wait()
 
-		shown := texts(w.Content())
+		shown := uitest.ShownTexts(w.Content())
 		if got := valueAfter(t, shown, "Orders"); got != "0" {
 			t.Errorf("orders = %q, want 0", got)
 		}
@@ -107,7 +74,7 @@ func TestStatusScreenShowsLiveStore(t *testing.T) {
 		test.Tap(button(t, w.Content(), "Ring up a demo card sale"))
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		shown = texts(w.Content())
+		shown = uitest.ShownTexts(w.Content())
 		if !slices.ContainsFunc(shown, func(s string) bool { return strings.Contains(s, "is kept") }) {
 			t.Errorf("no word that the unpaid card sale is kept: %q", shown)
 		}
@@ -131,7 +98,7 @@ func TestStatusScreenShowsLiveStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		shown = texts(w.Content())
+		shown = uitest.ShownTexts(w.Content())
 		if got := valueAfter(t, shown, "Orders"); got != "2" {
 			t.Errorf("orders after a cash sale = %q, want 2", got)
 		}

@@ -131,14 +131,14 @@ func (d *rawDevice) heartbeats() int {
 
 func rawFrame(t testing.TB, typ wire.Type, seq uint16, msg any) []byte {
 	t.Helper()
-	payload, raw := msg.([]byte) // raw bytes go as they are
-	if msg != nil && !raw {
-		var err error
-		if payload, err = wire.Marshal(msg); err != nil {
+	if raw, ok := msg.([]byte); ok { // raw bytes go as they are
+		b, err := wire.AppendFrame(nil, wire.Frame{Version: wire.Version1, Type: typ, Seq: seq, Payload: raw})
+		if err != nil {
 			t.Fatal(err)
 		}
+		return b
 	}
-	b, err := wire.AppendFrame(nil, wire.Frame{Version: wire.Version1, Type: typ, Seq: seq, Payload: payload})
+	b, err := wire.AppendMessage(nil, typ, seq, msg)
 	if err != nil {
 		t.Fatal(err)
 	}

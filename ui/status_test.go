@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
+
+	"github.com/tillpos/till/ui/uitest"
 )
 
 // snapshot is a StatusSource that returns whatever the test last put in
@@ -22,38 +23,6 @@ type snapshot struct {
 }
 
 func (s *snapshot) StoreState() (StoreState, error) { return s.state, s.err }
-
-// shownTexts lists the visible text drawn on screen, in layout order,
-// skipping hidden widgets and everything inside them.
-func shownTexts(o fyne.CanvasObject) []string {
-	var out []string
-	var walk func(fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if !o.Visible() {
-			return // nor anything inside it
-		}
-		switch c := o.(type) {
-		case *canvas.Text:
-			if c.Text != "" {
-				out = append(out, c.Text)
-			}
-		case fyne.Widget:
-			// A fresh renderer, as test.LaidOutObjects uses: it shows
-			// the widget's current state without waiting for a paint.
-			r := c.CreateRenderer()
-			r.Layout(c.Size())
-			for _, child := range r.Objects() {
-				walk(child)
-			}
-		case *fyne.Container:
-			for _, child := range c.Objects {
-				walk(child)
-			}
-		}
-	}
-	walk(o)
-	return out
-}
 
 func after(t *testing.T, all []string, label string) string {
 	t.Helper()
@@ -103,7 +72,7 @@ func TestStatusScreenAgesMove(t *testing.T) {
 		src := &snapshot{state: StoreState{Pending: 1, OldestPending: created}}
 		s, w := startScreen(t, StatusParams{Source: src, Now: time.Now, Every: 10 * time.Second})
 		want := created.Local().Format("15:04:05")
-		if got := after(t, shownTexts(w.Content()), "Oldest pending"); got != want+" (1m30s ago)" {
+		if got := after(t, uitest.ShownTexts(w.Content()), "Oldest pending"); got != want+" (1m30s ago)" {
 			t.Errorf("oldest pending = %q", got)
 		}
 		// Hand the widgets back to the screen's goroutine through its
@@ -114,7 +83,7 @@ func TestStatusScreenAgesMove(t *testing.T) {
 		synctest.Wait()
 		time.Sleep(30 * time.Second) // the bubble's fake clock jumps
 		synctest.Wait()
-		if got := after(t, shownTexts(w.Content()), "Oldest pending"); got != want+" (2m0s ago)" {
+		if got := after(t, uitest.ShownTexts(w.Content()), "Oldest pending"); got != want+" (2m0s ago)" {
 			t.Errorf("after 30s, oldest pending = %q", got)
 		}
 	})
@@ -125,14 +94,14 @@ func TestStatusScreenShowsReadErrors(t *testing.T) {
 		src := &snapshot{err: errors.New("database file /x/till.db is corrupt: page 7")}
 		s, w := startScreen(t, StatusParams{Source: src})
 		failed := func(s string) bool { return strings.HasPrefix(s, "Reading the store: database file") }
-		if shown := shownTexts(w.Content()); !slices.ContainsFunc(shown, failed) {
+		if shown := uitest.ShownTexts(w.Content()); !slices.ContainsFunc(shown, failed) {
 			t.Errorf("read error not shown: %q", shown)
 		}
 		// The next good read clears it.
 		src.err = nil
 		s.Changed()
 		synctest.Wait()
-		if shown := shownTexts(w.Content()); slices.ContainsFunc(shown, failed) {
+		if shown := uitest.ShownTexts(w.Content()); slices.ContainsFunc(shown, failed) {
 			t.Errorf("read error still shown after a good read: %q", shown)
 		}
 	})

@@ -9,8 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"golang.org/x/text/language"
@@ -20,36 +18,8 @@ import (
 	"github.com/tillpos/till/reader/sim"
 	"github.com/tillpos/till/reader/simcard"
 	"github.com/tillpos/till/reader/wire"
+	"github.com/tillpos/till/ui/uitest"
 )
-
-// shownTexts lists the visible text drawn in o, in layout order.
-func shownTexts(o fyne.CanvasObject) []string {
-	var out []string
-	var walk func(fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		if !o.Visible() {
-			return
-		}
-		switch c := o.(type) {
-		case *canvas.Text:
-			if c.Text != "" {
-				out = append(out, c.Text)
-			}
-		case fyne.Widget:
-			r := c.CreateRenderer()
-			r.Layout(c.Size())
-			for _, child := range r.Objects() {
-				walk(child)
-			}
-		case *fyne.Container:
-			for _, child := range c.Objects {
-				walk(child)
-			}
-		}
-	}
-	walk(o)
-	return out
-}
 
 func chf(amount int64) string { return money.New(amount, money.CHF).Format(language.English) }
 
@@ -94,7 +64,7 @@ func TestRender(t *testing.T) {
 			w := newReaderWindow(sim.New(sim.Options{}), "127.0.0.1:7070", func() time.Time { return t0 })
 			content := w.content()
 			w.render(tt.snap)
-			shown := shownTexts(content)
+			shown := uitest.ShownTexts(content)
 			for _, s := range tt.want {
 				if !slices.Contains(shown, s) {
 					t.Errorf("%q not shown in %q", s, shown)
@@ -165,8 +135,8 @@ func TestButtonsDriveTheDevice(t *testing.T) {
 		if got := w.prompt.Text; got != "Present card — "+chf(1250) {
 			t.Fatalf("prompt %q", got)
 		}
-		if !slices.Contains(shownTexts(content), "Connected to Till test") {
-			t.Errorf("status not shown: %q", shownTexts(content))
+		if !slices.Contains(uitest.ShownTexts(content), "Connected to Till test") {
+			t.Errorf("status not shown: %q", uitest.ShownTexts(content))
 		}
 		w.cards.SetSelected("mastercard")
 		test.Tap(w.tap)

@@ -9,14 +9,7 @@ import (
 )
 
 func frameBytes(t testing.TB, typ wire.Type, seq uint16, msg any) []byte {
-	var payload []byte
-	if msg != nil {
-		var err error
-		if payload, err = wire.Marshal(msg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := wire.AppendFrame(nil, wire.Frame{Version: wire.Version1, Type: typ, Seq: seq, Payload: payload})
+	b, err := wire.AppendMessage(nil, typ, seq, msg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,16 +184,9 @@ func (d *Device) send(s *session, frame []byte) {
 }
 
 func encode(t wire.Type, seq uint16, msg any) []byte {
-	var payload []byte
-	if msg != nil {
-		var err error
-		if payload, err = wire.Marshal(msg); err != nil {
-			panic(err) // our own message types always encode
-		}
-	}
-	b, err := wire.AppendFrame(nil, wire.Frame{Version: wire.Version1, Type: t, Seq: seq, Payload: payload})
+	b, err := wire.AppendMessage(nil, t, seq, msg)
 	if err != nil {
-		panic(err) // our messages stay far under MaxPayload
+		panic(err) // our own messages always encode, far under MaxPayload
 	}
 	return b
 }

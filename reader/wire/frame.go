@@ -55,3 +55,16 @@ func AppendFrame(dst []byte, f Frame) ([]byte, error) {
 	dst = append(dst, f.Payload...)
 	return binary.LittleEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start:])), nil
 }
+
+// AppendMessage encodes msg (nil for an empty payload) and appends it to
+// dst as a version-1 frame of type typ with sequence number seq.
+func AppendMessage(dst []byte, typ Type, seq uint16, msg any) ([]byte, error) {
+	var payload []byte
+	if msg != nil {
+		var err error
+		if payload, err = Marshal(msg); err != nil {
+			return dst, err
+		}
+	}
+	return AppendFrame(dst, Frame{Version: Version1, Type: typ, Seq: seq, Payload: payload})
+}
