@@ -46,6 +46,15 @@ type Config struct {
 	// CaptureMethod is "manual" (the default: authorise, then capture)
 	// or "automatic" (the confirmation captures).
 	CaptureMethod string `json:"capture_method,omitempty"`
+	// Language overrides the system's for the screens: "en", "fr" or
+	// "de"; empty follows the system.
+	Language string `json:"language,omitempty"`
+	// ManagerPINHash is the manager PIN's slow hash (app/manager); empty
+	// means no PIN is set, and what needs one is refused.
+	ManagerPINHash string `json:"manager_pin_hash,omitempty"`
+	// ManagerDiscountPercent is the largest discount, in percent of what
+	// it applies to, a cashier may give without the manager's PIN.
+	ManagerDiscountPercent int `json:"manager_discount_percent"`
 }
 
 // APIConfig locates the Stripe-compatible payment API.
@@ -88,6 +97,8 @@ func DefaultConfig() Config {
 		Locale:   "de-CH",
 		TaxMode:  "inclusive",
 		Reader:   "simulator",
+
+		ManagerDiscountPercent: 10,
 	}
 }
 
@@ -148,6 +159,14 @@ func (c Config) Validate() error {
 	if _, err := parseReader(c.Reader); err != nil {
 		bad("reader", "%v", err)
 	}
+	switch c.Language {
+	case "", "en", "fr", "de":
+	default:
+		bad("language", "%q is not en, fr or de (or empty for the system's)", c.Language)
+	}
+	if c.ManagerDiscountPercent < 0 || c.ManagerDiscountPercent > 100 {
+		bad("manager_discount_percent", "%d is not between 0 and 100", c.ManagerDiscountPercent)
+	}
 	if c.API.BaseURL != "" {
 		if err := checkAPIURL(c.API.BaseURL); err != nil {
 			bad("api.base_url", "%v", err)
@@ -205,4 +224,43 @@ func parseTaxMode(s string) (order.TaxMode, error) {
 		return m, nil
 	}
 	return "", fmt.Errorf("%q is not inclusive or exclusive", s)
+}
+
+// SaveConfig writes cfg to path as JSON, replacing the file atomically
+// (temporary file, sync, rename) and readable by the user only. The API
+// key is never written: Config.API.Key does not marshal.
+func SaveConfig(path string, cfg Config) (err error) {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".config-*.json")
+	if err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	return nil
 }

@@ -80,14 +80,21 @@ func (t *Till) openReader(p Params) error {
 	return nil
 }
 
-// readerEvent keeps what the status screen shows of the reader.
+// readerEvent keeps what the status screen shows of the reader, and
+// passes the reader's collection events to the open register.
 func (t *Till) readerEvent(ev reader.Event) {
+	t.mu.Lock()
+	activity := t.readerActivity
+	if ev.Kind == reader.EventState {
+		t.readerState, t.readerErr = ev.State, ev.Err
+	}
+	t.mu.Unlock()
 	if ev.Kind != reader.EventState {
+		if activity != nil {
+			activity(ev)
+		}
 		return
 	}
-	t.mu.Lock()
-	t.readerState, t.readerErr = ev.State, ev.Err
-	t.mu.Unlock()
 	t.notify()
 }
 

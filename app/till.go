@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/tillpos/till/app/catalog"
+	"github.com/tillpos/till/app/manager"
 	"github.com/tillpos/till/app/money"
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/assets"
@@ -72,8 +73,11 @@ type Till struct {
 	stopped chan struct{} // closed when the drainer's Run has returned; nil before Start
 	stop    context.CancelFunc
 
-	readerState reader.State // from the reader's events, under mu
-	readerErr   error
+	readerState    reader.State // from the reader's events, under mu
+	readerErr      error
+	readerActivity func(reader.Event) // the register's, while one is open; under mu
+
+	pin *manager.Guard
 }
 
 // Open opens the till's database and loads its catalog. The errors it
@@ -114,6 +118,9 @@ func Open(p Params) (*Till, error) {
 	}
 	t := &Till{cfg: cfg, locale: tag, cash: money.CashRules{}, lane: lane, catalog: cat, now: p.Now, log: p.Logger,
 		changes: make(chan struct{})}
+	t.pin = &manager.Guard{Hash: cfg.ManagerPINHash, Now: p.Now}
+	state := manager.StateFile(filepath.Join(filepath.Dir(path), "manager-pin.json"))
+	t.pin.Load, t.pin.Save = state.Load, state.Save
 	t.store, err = queue.Open(path, queue.Options{
 		LockTimeout: p.LockTimeout,
 		Now:         p.Now,

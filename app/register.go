@@ -1,0 +1,752 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tillpos/till/app/catalog"
+	"github.com/tillpos/till/app/money"
+	"github.com/tillpos/till/app/order"
+	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/reader"
+	"github.com/tillpos/till/sync/api"
+	"github.com/tillpos/till/sync/drain"
+	"github.com/tillpos/till/ui"
+)
+
+// Register is the cashier's side of a Till: the sale being rung up, its
+// card payment on the reader, the reader's customer display and the
+// status bar. It implements ui.Register; every rule lives here, and the
+// screen only shows what Sale returns.
+//
+// The current sale is an order in the store from its first line on, so a
+// crash or a restart loses no cart: NewRegister picks the lane's unfinished
+// sale up again. Its state is always read back from the store, where the
+// outbox drainer records what the payment API answered.
+type Register struct {
+	t *Till
+
+	mu    sync.Mutex
+	id    string      // the current sale; "" before its first line
+	card  ui.CardView // the card payment's progress, in ui.StageCard
+	run   *cardRun    // the card worker; nil when none runs
+	ended bool        // Close was called
+
+	kick chan struct{} // a customer-display refresh is due
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// cardRun is one run of the card worker for the current sale.
+type cardRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Customer display timing: cart changes are sent to the reader at most
+// this often, the last one always.
+const displayDebounce = 150 * time.Millisecond
+
+// Errors of the register the cashier sees as they are.
+var (
+	// ErrCardInProgress: the cart cannot change, or another tender be
+	// taken, while a card is being processed.
+	ErrCardInProgress = errors.New("a card payment is being processed: wait for its result")
+	// ErrSaleFinished: the sale is paid or voided; start a new one.
+	ErrSaleFinished = errors.New("this sale is finished: start a new sale")
+)
+
+// NewRegister opens the register on the till, resuming the lane's
+// unfinished sale if there is one, and starts its customer display. Close
+// it before the till.
+func (t *Till) NewRegister() (*Register, error) {
+	r := &Register{t: t, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	id, err := t.unfinishedSale()
+	if err != nil {
+		return nil, fmt.Errorf("open the register: %w", err)
+	}
+	r.id = id
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	t.setReaderActivity(r.readerActivity)
+	go r.displayLoop(ctx)
+	r.kickDisplay()
+	if id != "" {
+		if o, err := t.Order(id); err == nil && o.Status() == order.StatusTendering {
+			// A card payment was under way when the till stopped: carry on.
+			r.mu.Lock()
+			r.startCardLocked()
+			r.mu.Unlock()
+		}
+	}
+	return r, nil
+}
+
+// Close stops the register's card worker and customer display.
+func (r *Register) Close() {
+	r.mu.Lock()
+	r.ended = true
+	run := r.run
+	r.mu.Unlock()
+	if run != nil {
+		run.cancel()
+		<-run.done
+	}
+	r.stop()
+	<-r.done
+	r.t.setReaderActivity(nil)
+}
+
+// unfinishedSale finds the lane's newest order that is still open or
+// tendering, among the most recent ones.
+func (t *Till) unfinishedSale() (string, error) {
+	const lookBack = 50
+	var found string
+	err := t.store.View(func(tx *queue.Tx) error {
+		n := 0
+		return t.forEachLaneOrderReverse(tx, func(id string, data []byte) error {
+			if n++; n > lookBack {
+				return errStop
+			}
+			o, err := order.Unmarshal(data, t.now)
+			if err != nil {
+				return nil // shown on the status screen; not a sale to resume
+			}
+			if !o.Status().Final() {
+				found = id
+				return errStop
+			}
+			return nil
+		})
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return "", err
+	}
+	return found, nil
+}
+
+// forEachLaneOrderReverse walks this lane's orders, newest first (order
+// ids are the lane, "-" and a ULID).
+func (t *Till) forEachLaneOrderReverse(tx *queue.Tx, fn func(id string, data []byte) error) error {
+	prefix := t.lane.Name() + "-"
+	end := t.lane.Name() + string(rune('-'+1)) // just after every "lane-…" id
+	return tx.ForEachOrderReverse(end, func(id string, data []byte) error {
+		if !strings.HasPrefix(id, prefix) {
+			return errStop
+		}
+		return fn(id, data)
+	})
+}
+
+// Subscribe implements ui.Register.
+func (r *Register) Subscribe(fn func()) { r.t.Subscribe(fn) }
+
+// Categories implements ui.Register.
+func (r *Register) Categories() []string { return r.t.catalog.Categories() }
+
+// Products implements ui.Register.
+func (r *Register) Products(category string) []ui.ProductView {
+	return r.productViews(r.t.catalog.InCategory(category))
+}
+
+// Search implements ui.Register.
+func (r *Register) Search(query string) []ui.ProductView {
+	return r.productViews(r.t.catalog.Search(query))
+}
+
+func (r *Register) productViews(ps []catalog.Product) []ui.ProductView {
+	out := make([]ui.ProductView, len(ps))
+	for i, p := range ps {
+		out[i] = ui.ProductView{SKU: p.SKU, Name: p.Name, Price: r.format(p.Price), Category: p.Category}
+	}
+	return out
+}
+
+func (r *Register) format(m money.Money) string { return m.Format(r.t.locale) }
+
+// current returns the current sale's id and its stored order (nil before
+// the first line).
+func (r *Register) current() (string, *order.Order, error) {
+	r.mu.Lock()
+	id := r.id
+	r.mu.Unlock()
+	if id == "" {
+		return "", nil, nil
+	}
+	o, err := r.t.Order(id)
+	return id, o, err
+}
+
+// editCart applies change to the current sale's cart in one transaction,
+// creating the sale on its first line.
+func (r *Register) editCart(op string, change func(o *order.Order) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	var o *order.Order
+	err := r.t.store.Update(func(tx *queue.Tx) error {
+		if r.id == "" {
+			var err error
+			if o, err = r.t.lane.NewOrder(); err != nil {
+				return err
+			}
+		} else {
+			var err error
+			if o, err = loadOrder(tx, r.id, r.t.now); err != nil {
+				return err
+			}
+		}
+		switch o.Status() {
+		case order.StatusTendering:
+			return ErrCardInProgress
+		case order.StatusCompleted, order.StatusVoided:
+			return ErrSaleFinished
+		}
+		if err := change(o); err != nil {
+			return err
+		}
+		return putOrder(tx, o)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	r.id = o.ID()
+	r.kickDisplay()
+	return nil
+}
+
+// Add implements ui.Register.
+func (r *Register) Add(sku string) error {
+	p, ok := r.t.catalog.BySKU(sku)
+	if !ok {
+		return fmt.Errorf("add %q: %w", sku, ui.ErrUnknownCode)
+	}
+	return r.addProduct(p)
+}
+
+// Scan implements ui.Register: a barcode (GS1) or a SKU.
+func (r *Register) Scan(code string) error {
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return nil
+	}
+	p, ok := r.t.catalog.Lookup(code)
+	if !ok {
+		return fmt.Errorf("%w: %q", ui.ErrUnknownCode, code)
+	}
+	return r.addProduct(p)
+}
+
+func (r *Register) addProduct(p catalog.Product) error {
+	return r.editCart("add "+p.Name, func(o *order.Order) error {
+		_, err := o.AddProduct(p, 1)
+		return err
+	})
+}
+
+// SetQuantity implements ui.Register; a quantity below 1 removes the line.
+func (r *Register) SetQuantity(lineID int, qty int64) error {
+	if qty < 1 {
+		return r.Remove(lineID)
+	}
+	return r.editCart("change quantity", func(o *order.Order) error { return o.SetQuantity(lineID, qty) })
+}
+
+// Remove implements ui.Register.
+func (r *Register) Remove(lineID int) error {
+	return r.editCart("remove line", func(o *order.Order) error { return o.RemoveLine(lineID) })
+}
+
+// SetLineDiscount implements ui.Register.
+func (r *Register) SetLineDiscount(lineID int, input, pin string) error {
+	return r.discount("discount line", input, pin, func(o *order.Order) (money.Money, error) {
+		for i, l := range o.Lines() {
+			if l.ID == lineID {
+				return o.Totals().Lines[i].Subtotal, nil
+			}
+		}
+		return money.Money{}, fmt.Errorf("line %d: %w", lineID, order.ErrNoSuchLine)
+	}, func(o *order.Order, d order.Discount) error { return o.SetLineDiscount(lineID, d) })
+}
+
+// SetCartDiscount implements ui.Register.
+func (r *Register) SetCartDiscount(input, pin string) error {
+	return r.discount("discount cart", input, pin, func(o *order.Order) (money.Money, error) {
+		ts := o.Totals()
+		return ts.Subtotal.Sub(ts.LineDiscounts)
+	}, func(o *order.Order, d order.Discount) error { return o.SetCartDiscount(d) })
+}
+
+// discount parses and applies a discount, asking for the manager's PIN
+// when it takes more than the threshold off its base.
+func (r *Register) discount(op, input, pin string, base func(*order.Order) (money.Money, error), apply func(*order.Order, order.Discount) error) error {
+	d, err := r.parseDiscount(input)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	checked := false
+	for {
+		needPIN := false
+		err := r.editCart(op, func(o *order.Order) error {
+			b, err := base(o)
+			if err != nil {
+				return err
+			}
+			if !checked && r.overThreshold(d, b) {
+				needPIN = true
+				return nil
+			}
+			return apply(o, d)
+		})
+		if err != nil || !needPIN {
+			return err
+		}
+		if pin == "" {
+			return fmt.Errorf("%s: a discount over %d %%: %w", op, r.t.cfg.ManagerDiscountPercent, ui.ErrManagerPIN)
+		}
+		// The slow hash runs outside the store's lock.
+		if err := r.t.checkManagerPIN(pin); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		checked = true
+	}
+}
+
+// parseDiscount reads "10%", "10 %", "12.5%" or an amount in the till's
+// currency; "" and "0" mean no discount.
+func (r *Register) parseDiscount(s string) (order.Discount, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return order.Discount{}, nil
+	}
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		bp, err := parsePercent(strings.TrimSpace(pct))
+		if err != nil {
+			return order.Discount{}, fmt.Errorf("discount %q: %w", s, err)
+		}
+		return order.PercentOff(bp), nil
+	}
+	m, err := money.Parse(s, r.t.catalog.Currency(), r.t.locale)
+	if err != nil {
+		return order.Discount{}, fmt.Errorf("discount %q: %w", s, err)
+	}
+	if m.Amount == 0 {
+		return order.Discount{}, nil
+	}
+	return order.AmountOff(m), nil
+}
+
+// parsePercent reads a percentage with at most two decimals ("12.5",
+// "12,5") as basis points.
+func parsePercent(s string) (int64, error) {
+	whole, frac, _ := strings.Cut(strings.ReplaceAll(s, ",", "."), ".")
+	if len(frac) > 2 || whole == "" && frac == "" {
+		return 0, fmt.Errorf("%q is not a percentage with at most two decimals", s)
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	n, err := strconv.ParseUint(whole+frac, 10, 32)
+	if err != nil || strings.ContainsAny(whole+frac, "+-") {
+		return 0, fmt.Errorf("%q is not a percentage", s)
+	}
+	if n == 0 || n > 10000 {
+		return 0, fmt.Errorf("%s %% is not between 0 and 100", s)
+	}
+	return int64(n), nil
+}
+
+// overThreshold says whether d takes more than the manager threshold off
+// base.
+func (r *Register) overThreshold(d order.Discount, base money.Money) bool {
+	limit := int64(r.t.cfg.ManagerDiscountPercent) * 100 // basis points
+	switch d.Kind {
+	case order.DiscountPercent:
+		return d.BasisPoints > limit
+	case order.DiscountAmount:
+		// amount/base > limit/10000, without overflow for any real till.
+		return base.Amount <= 0 || d.Amount.Amount*10000 > base.Amount*limit
+	}
+	return false
+}
+
+// ChargeCard implements ui.Register: the order and its PaymentIntent
+// creation are committed together, then the card worker takes over.
+func (r *Register) ChargeCard() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.id == "" {
+		return fmt.Errorf("charge card: %w", ErrEmptyCart)
+	}
+	if r.run != nil {
+		return fmt.Errorf("charge card: %w", ErrCardInProgress)
+	}
+	o, err := r.t.Order(r.id)
+	if err != nil {
+		return fmt.Errorf("charge card: %w", err)
+	}
+	switch o.Status() {
+	case order.StatusOpen:
+		if _, err := r.t.ChargeCard(o); err != nil {
+			return err
+		}
+	case order.StatusTendering: // a card payment exists: collect again
+	default:
+		return fmt.Errorf("charge card: %w", ErrSaleFinished)
+	}
+	r.startCardLocked()
+	return nil
+}
+
+// RetryCard implements ui.Register: another card on the same payment.
+func (r *Register) RetryCard() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.run != nil {
+		return fmt.Errorf("retry card: %w", ErrCardInProgress)
+	}
+	if r.id == "" {
+		return fmt.Errorf("retry card: %w", ErrEmptyCart)
+	}
+	o, err := r.t.Order(r.id)
+	if err != nil {
+		return fmt.Errorf("retry card: %w", err)
+	}
+	if o.Status() != order.StatusTendering {
+		return fmt.Errorf("retry card: the sale is %s, not waiting for a card", o.Status())
+	}
+	r.startCardLocked()
+	return nil
+}
+
+// CancelCard implements ui.Register: the cashier stops the collection.
+func (r *Register) CancelCard() error {
+	r.mu.Lock()
+	run := r.run
+	r.mu.Unlock()
+	if run == nil {
+		return nil
+	}
+	run.cancel()
+	<-run.done
+	return nil
+}
+
+// startCardLocked starts the card worker; r.mu is held.
+func (r *Register) startCardLocked() {
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &cardRun{cancel: cancel, done: make(chan struct{})}
+	r.run = run
+	r.card = ui.CardView{Step: ui.CardCreating, Message: "Setting up the payment…"}
+	id := r.id
+	go func() {
+		defer close(run.done)
+		step, msg := r.cardFlow(ctx, id)
+		r.mu.Lock()
+		if r.run == run {
+			r.run = nil
+		}
+		r.card = ui.CardView{Step: step, Message: msg}
+		r.mu.Unlock()
+		r.kickDisplay()
+		r.t.notify()
+	}()
+	r.t.notify()
+}
+
+// setStep reports card progress.
+func (r *Register) setStep(step ui.CardStep, msg string) {
+	r.mu.Lock()
+	changed := r.card.Step != step || r.card.Message != msg
+	r.card = ui.CardView{Step: step, Message: msg}
+	r.mu.Unlock()
+	if changed {
+		r.t.notify()
+	}
+}
+
+// cardFlow is the card sale of SPEC §2.1 from the till's side, for one
+// card: wait for the PaymentIntent (the outbox creates it), collect a card
+// on the reader, and wait for the outbox to process it. It returns the step
+// the payment ends on when it needs the cashier; an approved card completes
+// the order (the executor does, with its capture), which Sale shows.
+func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string) {
+	t := r.t
+	// 1. The PaymentIntent exists and waits for a card.
+	o, err := t.WaitOrder(ctx, id, func(o *order.Order) bool {
+		if o.Status() != order.StatusTendering {
+			return true
+		}
+		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresPaymentMethod {
+			return true
+		}
+		if t.drainer.State() == drain.Offline {
+			r.setStep(ui.CardOffline, "No connection to the payment service. Take cash, or wait: the card payment carries on when the connection returns.")
+		} else {
+			r.setStep(ui.CardCreating, "Setting up the payment…")
+		}
+		return false
+	})
+	switch {
+	case ctx.Err() != nil:
+		return ui.CardCancelled, "Card payment cancelled."
+	case err != nil:
+		return ui.CardReaderProblem, err.Error()
+	case o.Status() != order.StatusTendering:
+		return ui.CardProcessing, "" // finished meanwhile; Sale shows how
+	}
+	// 2. The reader collects a card (readerActivity follows it); the card
+	// is handed to the API and its confirmation enqueued.
+	r.setStep(ui.CardCreating, "Starting the card reader…")
+	if _, err := t.CollectCard(ctx, id); err != nil {
+		return cardProblem(err)
+	}
+
+	// 3. The outbox confirms it: approved (the order completes) or declined.
+	r.setStep(ui.CardProcessing, "Authorising…")
+	o, err = t.WaitOrder(ctx, id, func(o *order.Order) bool { settled, _ := CardOutcome(o); return settled })
+	switch {
+	case ctx.Err() != nil:
+		// The confirmation is in the outbox and carries on; the cashier
+		// only stopped watching.
+		return ui.CardProcessing, "Authorising…"
+	case err != nil:
+		return ui.CardReaderProblem, err.Error()
+	}
+	if _, decline := CardOutcome(o); decline != nil {
+		return ui.CardDeclined, declineMessage(decline)
+	}
+	return ui.CardProcessing, ""
+}
+
+// cardProblem is the step and message for a collection that did not give
+// a card.
+func cardProblem(err error) (ui.CardStep, string) {
+	switch {
+	case errors.Is(err, reader.ErrCustomerCancelled):
+		return ui.CardCancelled, "The customer cancelled on the reader."
+	case errors.Is(err, reader.ErrCollectCanceled), errors.Is(err, context.Canceled):
+		return ui.CardCancelled, "Card payment cancelled."
+	case errors.Is(err, reader.ErrCollectTimeout):
+		return ui.CardCancelled, "No card was presented in time."
+	case errors.Is(err, reader.ErrProcessWindow):
+		return ui.CardCancelled, "The card could not be processed in time; present it again."
+	case errors.Is(err, reader.ErrNotConnected), errors.Is(err, reader.ErrDisconnected),
+		errors.Is(err, reader.ErrNoResponse), errors.Is(err, reader.ErrNoReader):
+		return ui.CardReaderProblem, "The card reader is not connected. Check its cable, then try again. (" + err.Error() + ")"
+	case api.ClassOf(err) == api.Transient || api.ClassOf(err) == api.Indeterminate:
+		return ui.CardOffline, "The payment service did not answer. Try again, or take cash."
+	}
+	var de *reader.DeviceError
+	if errors.As(err, &de) {
+		return ui.CardReaderProblem, "The card reader reported a problem: " + de.Error()
+	}
+	return ui.CardReaderProblem, err.Error()
+}
+
+// declineMessage is what the cashier reads after a decline.
+func declineMessage(d *order.Decline) string {
+	reason := map[string]string{
+		"insufficient_funds": "insufficient funds",
+		"expired_card":       "the card has expired",
+		"processing_error":   "a processing error; the same card may work on a second try",
+		"generic_decline":    "declined by the bank",
+		"card_declined":      "declined by the bank",
+		"incorrect_pin":      "wrong PIN",
+		"lost_card":          "the card is reported lost",
+		"stolen_card":        "the card is reported stolen",
+	}[d.Code]
+	if reason == "" {
+		reason = d.Code
+	}
+	return "Card declined: " + reason + ". Try another card, or take cash."
+}
+
+// PayCash implements ui.Register. A card payment that is not authorised is
+// cancelled in the same transaction (through the outbox); one being
+// processed must finish first.
+func (r *Register) PayCash(given string) error {
+	g, err := money.Parse(given, r.t.catalog.Currency(), r.t.locale)
+	if err != nil {
+		return fmt.Errorf("cash given %q: %w", given, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.id == "" {
+		return fmt.Errorf("pay cash: %w", ErrEmptyCart)
+	}
+	r.stopCardLocked()
+	err = r.t.store.Update(func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, r.id, r.t.now)
+		if err != nil {
+			return err
+		}
+		switch o.Status() {
+		case order.StatusOpen:
+			if err := o.StartTendering(); err != nil {
+				return err
+			}
+		case order.StatusTendering:
+			if err := r.t.dropCard(tx, o); err != nil {
+				return err
+			}
+		default:
+			return ErrSaleFinished
+		}
+		if _, err := o.AddCash(g, r.t.cash); err != nil {
+			return err
+		}
+		if err := o.Complete(); err != nil {
+			return err
+		}
+		return putOrder(tx, o)
+	})
+	if err != nil {
+		return fmt.Errorf("pay cash: %w", err)
+	}
+	r.kickDisplay()
+	return nil
+}
+
+// ChangeFor implements ui.Register.
+func (r *Register) ChangeFor(given string) (string, error) {
+	g, err := money.Parse(given, r.t.catalog.Currency(), r.t.locale)
+	if err != nil {
+		return "", err
+	}
+	_, o, err := r.current()
+	if err != nil || o == nil {
+		return "", err
+	}
+	due, err := o.CashDue(r.t.cash)
+	if err != nil {
+		return "", err
+	}
+	if g.Amount < due.Amount {
+		return "", nil
+	}
+	change, err := g.Sub(due)
+	if err != nil {
+		return "", err
+	}
+	return r.format(change), nil
+}
+
+// Void implements ui.Register: the sale is cancelled, with its card
+// payment (through the outbox).
+func (r *Register) Void() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.id == "" {
+		return nil // nothing rung up
+	}
+	r.stopCardLocked()
+	err := r.t.store.Update(func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, r.id, r.t.now)
+		if err != nil {
+			return err
+		}
+		if o.Status().Final() {
+			return ErrSaleFinished
+		}
+		if o.Status() == order.StatusTendering {
+			if err := r.t.dropCard(tx, o); err != nil {
+				return err
+			}
+		}
+		if err := o.Void("voided by the cashier"); err != nil {
+			return err
+		}
+		return putOrder(tx, o)
+	})
+	if err != nil {
+		return fmt.Errorf("void: %w", err)
+	}
+	r.kickDisplay()
+	return nil
+}
+
+// stopCardLocked stops the card worker and waits for it; r.mu is held
+// (the worker takes it only after its flow returned).
+func (r *Register) stopCardLocked() {
+	run := r.run
+	if run == nil {
+		return
+	}
+	r.run = nil
+	run.cancel()
+	r.mu.Unlock()
+	<-run.done
+	r.mu.Lock()
+}
+
+// dropCard gives up the order's card payment inside tx, for another tender
+// or a void: its PaymentIntent is cancelled through the outbox, even one
+// whose creation is still queued. A card being processed (confirmation
+// queued or in flight) cannot be dropped: its outcome is not known yet.
+func (t *Till) dropCard(tx *queue.Tx, o *order.Order) error {
+	es, err := tx.OrderEntries(o.ID())
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.Op == queue.OpConfirm && e.State != queue.StateDead {
+			return ErrCardInProgress
+		}
+	}
+	pi := ""
+	if c, ok := CurrentCard(o); ok {
+		switch c.Payment.Status {
+		case order.PaymentRequiresConfirmation:
+			return ErrCardInProgress
+		case order.PaymentRequiresPaymentMethod:
+		default:
+			if c.Payment.Status.Secured() {
+				return fmt.Errorf("the card payment is already %s", c.Payment.Status)
+			}
+		}
+		pi = c.Payment.PaymentIntentID
+		if err := o.SetPaymentStatus(c.ID, order.PaymentCanceled, "", ""); err != nil {
+			return err
+		}
+	} else if !hasQueued(es, queue.OpCreate) {
+		return nil // no card payment was ever started
+	}
+	_, err = tx.Enqueue(queue.NewEntry{OrderID: o.ID(), Op: queue.OpCancel,
+		Payload: encodePayload(opPayload{PaymentIntent: pi, Form: "cancellation_reason=abandoned"})})
+	return err
+}
+
+// hasQueued says whether an operation is still to be sent for the order.
+func hasQueued(es []queue.Entry, op queue.Op) bool {
+	for _, e := range es {
+		if e.Op == op && e.State != queue.StateDead {
+			return true
+		}
+	}
+	return false
+}
+
+// NewSale implements ui.Register: after a receipt, the next customer.
+func (r *Register) NewSale() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.id != "" {
+		o, err := r.t.Order(r.id)
+		if err != nil {
+			return fmt.Errorf("new sale: %w", err)
+		}
+		if !o.Status().Final() {
+			return fmt.Errorf("new sale: the current sale is %s: finish or void it first", o.Status())
+		}
+	}
+	r.id, r.card = "", ui.CardView{}
+	r.kickDisplay()
+	r.t.notify()
+	return nil
+}

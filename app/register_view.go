@@ -1,0 +1,372 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tillpos/till/app/manager"
+	"github.com/tillpos/till/app/money"
+	"github.com/tillpos/till/app/order"
+	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/reader"
+	"github.com/tillpos/till/reader/wire"
+	"github.com/tillpos/till/sync/drain"
+	"github.com/tillpos/till/ui"
+)
+
+// Sale implements ui.Register: the current sale as the screen shows it.
+func (r *Register) Sale() ui.SaleView {
+	id, o, err := r.current()
+	r.mu.Lock()
+	card, running := r.card, r.run != nil
+	r.mu.Unlock()
+	if err != nil {
+		return ui.SaleView{OrderID: id, Stage: ui.StageCart, Card: ui.CardView{Message: err.Error()}}
+	}
+	if o == nil {
+		return ui.SaleView{Stage: ui.StageCart, CanEdit: true, Subtotal: r.format(money.Zero(r.t.catalog.Currency())),
+			Tax: r.format(money.Zero(r.t.catalog.Currency())), Total: r.format(money.Zero(r.t.catalog.Currency()))}
+	}
+	v := ui.SaleView{OrderID: o.ID(), Lines: r.lineViews(o)}
+	r.fillTotals(o, &v.Subtotal, &v.CartDiscount, &v.Tax, &v.Total, &v.TaxLines)
+	v.Paid, v.Due = r.format(o.Paid()), r.format(o.Remaining())
+	if due, err := o.CashDue(r.t.cash); err == nil {
+		v.CashDue = r.format(due)
+	}
+	hasLines := len(v.Lines) > 0
+	switch o.Status() {
+	case order.StatusOpen:
+		v.Stage = ui.StageCart
+		v.CanEdit, v.CanCharge, v.CanPayCash, v.CanVoid = true, hasLines, hasLines, hasLines
+	case order.StatusTendering:
+		v.Stage = ui.StageCard
+		v.Card = card
+		v.Card.Amount = v.Due
+		processing := r.cardProcessing(o)
+		if processing {
+			v.Card = ui.CardView{Step: ui.CardProcessing, Message: "Authorising…", Amount: v.Due}
+		}
+		collecting := running && (card.Step == ui.CardPresent || card.Step == ui.CardReading)
+		v.CanCancelCard = collecting || running && card.Step == ui.CardCreating
+		v.CanRetryCard = !running && !processing
+		v.CanPayCash, v.CanVoid = !processing, !processing
+	case order.StatusCompleted:
+		v.Stage = ui.StageDone
+		v.Receipt, v.CanNewSale = r.receipt(o), true
+	case order.StatusVoided:
+		v.Stage = ui.StageVoided
+		v.Receipt, v.CanNewSale = r.receipt(o), true
+	}
+	return v
+}
+
+// cardProcessing says whether the order's card is being authorised: its
+// confirmation is queued, so no other tender may be taken until it ends.
+func (r *Register) cardProcessing(o *order.Order) bool {
+	c, ok := CurrentCard(o)
+	return ok && c.Payment.Status == order.PaymentRequiresConfirmation
+}
+
+func (r *Register) lineViews(o *order.Order) []ui.LineView {
+	ts := o.Totals()
+	lines := o.Lines()
+	out := make([]ui.LineView, len(lines))
+	for i, l := range lines {
+		lt := ts.Lines[i]
+		total, _ := lt.Subtotal.Sub(lt.LineDiscount)
+		out[i] = ui.LineView{ID: l.ID, Name: l.Name, Quantity: l.Quantity, UnitPrice: r.format(l.UnitPrice),
+			Discount: r.discountLabel(l.Discount), Total: r.format(total)}
+	}
+	return out
+}
+
+func (r *Register) discountLabel(d order.Discount) string {
+	switch d.Kind {
+	case order.DiscountPercent:
+		return fmt.Sprintf("−%s %%", trimBP(d.BasisPoints))
+	case order.DiscountAmount:
+		return "−" + r.format(d.Amount)
+	}
+	return ""
+}
+
+// trimBP renders basis points as a percentage: 1000 → "10", 1250 → "12.5".
+func trimBP(bp int64) string {
+	s := fmt.Sprintf("%d.%02d", bp/100, bp%100)
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+}
+
+func (r *Register) fillTotals(o *order.Order, subtotal, cartDiscount, tax, total *string, lines *[]ui.TaxLineView) {
+	ts := o.Totals()
+	sub, _ := ts.Subtotal.Sub(ts.LineDiscounts)
+	*subtotal, *tax, *total = r.format(sub), r.format(ts.Tax), r.format(ts.Total)
+	if ts.CartDiscount.Amount != 0 {
+		*cartDiscount = "−" + r.format(ts.CartDiscount)
+	}
+	for _, rt := range ts.ByRate {
+		*lines = append(*lines, ui.TaxLineView{Label: "VAT " + trimBP(int64(rt.Rate)) + " %", Amount: r.format(rt.Tax)})
+	}
+}
+
+// receipt is the printed receipt of a finished order.
+func (r *Register) receipt(o *order.Order) *ui.ReceiptView {
+	v := &ui.ReceiptView{OrderID: o.ID(), Voided: o.Status() == order.StatusVoided, Lines: r.lineViews(o), At: o.CompletedAt()}
+	if v.Voided {
+		v.At = o.VoidedAt()
+	}
+	r.fillTotals(o, &v.Subtotal, &v.CartDiscount, &v.Tax, &v.Total, &v.TaxLines)
+	for _, t := range o.Tenders() {
+		switch {
+		case t.Kind == order.TenderCash && t.Cash != nil:
+			v.Tenders = append(v.Tenders, ui.TenderView{Kind: "Cash", Amount: r.format(t.Amount), Detail: "given " + r.format(t.Cash.Given)})
+			if t.Cash.Change.Amount != 0 {
+				v.Change = r.format(t.Cash.Change)
+			}
+		case t.Payment != nil && t.Counts():
+			detail := strings.ToUpper(t.Payment.Brand)
+			if t.Payment.Last4 != "" {
+				detail += " •••• " + t.Payment.Last4
+			}
+			if t.Payment.Offline {
+				detail += " (offline, to be forwarded)"
+			}
+			v.Tenders = append(v.Tenders, ui.TenderView{Kind: "Card", Amount: r.format(t.Amount), Detail: strings.TrimSpace(detail)})
+		}
+	}
+	if rounding := o.CashRounding(); rounding.Amount != 0 {
+		v.Tenders = append(v.Tenders, ui.TenderView{Kind: "Cash rounding", Amount: r.format(rounding)})
+	}
+	return v
+}
+
+// Receipts implements ui.Register: the lane's last n finished sales.
+func (r *Register) Receipts(n int) []ui.ReceiptView {
+	var out []ui.ReceiptView
+	err := r.t.store.View(func(tx *queue.Tx) error {
+		return r.t.forEachLaneOrderReverse(tx, func(id string, data []byte) error {
+			o, err := order.Unmarshal(data, r.t.now)
+			if err != nil || !o.Status().Final() {
+				return nil
+			}
+			out = append(out, *r.receipt(o))
+			if len(out) == n {
+				return errStop
+			}
+			return nil
+		})
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		r.t.log.Warn("read receipts", "err", err)
+	}
+	return out
+}
+
+// Status implements ui.Register: what the status bar shows.
+func (r *Register) Status() ui.StatusBarView {
+	t := r.t
+	var v ui.StatusBarView
+	switch t.drainer.State() {
+	case drain.Online:
+		v.Connectivity = ui.ConnOnline
+	case drain.Offline:
+		v.Connectivity = ui.ConnOffline
+	}
+	if s, err := t.store.Stats(); err == nil {
+		v.Pending, v.OldestPending, v.Dead = s.Pending+s.InFlight, s.OldestPending, s.Dead
+	}
+	t.mu.Lock()
+	state := t.readerState
+	t.mu.Unlock()
+	switch state {
+	case reader.StateConnecting:
+		v.Reader = ui.ReaderConnecting
+	case reader.StateReady:
+		v.Reader = ui.ReaderReady
+	case reader.StateBusy:
+		v.Reader = ui.ReaderBusy
+	}
+	v.ReaderDetail = t.readerStatus()
+	return v
+}
+
+// readerActivity follows the reader while it collects: a card presented
+// or a PIN being typed is shown to the cashier.
+func (r *Register) readerActivity(ev reader.Event) {
+	var msg string
+	step := ui.CardReading
+	switch ev.Kind {
+	case reader.EventWaitingForCard:
+		step, msg = ui.CardPresent, "Ask the customer to present a card"
+	case reader.EventCardPresented:
+		msg = "Reading the card…"
+	case reader.EventPINEntry:
+		msg = "The customer is entering their PIN…"
+		if ev.Done {
+			msg = "Reading the card…"
+		}
+	default:
+		return
+	}
+	r.mu.Lock()
+	ok := r.run != nil && (r.card.Step == ui.CardCreating || r.card.Step == ui.CardPresent || r.card.Step == ui.CardReading)
+	r.mu.Unlock()
+	if ok {
+		r.setStep(step, msg)
+	}
+}
+
+// kickDisplay asks the display loop to show the sale on the reader.
+func (r *Register) kickDisplay() {
+	select {
+	case r.kick <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// displayLoop keeps the reader's customer display in step with the sale:
+// the cart while ringing up, "thank you" after payment, the idle screen
+// for a new sale. Changes in quick succession (a scanner emptying a basket)
+// are sent once, displayDebounce after the first.
+func (r *Register) displayLoop(ctx context.Context) {
+	defer close(r.done)
+	var last *reader.Display
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		}
+		debounce := time.NewTimer(displayDebounce)
+		select {
+		case <-ctx.Done():
+			debounce.Stop()
+			return
+		case <-debounce.C:
+		}
+		d, ok := r.customerDisplay()
+		if !ok || (last != nil && sameDisplay(*last, d)) {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		var err error
+		if d.Screen == wire.ScreenIdle {
+			err = r.t.reader.ClearDisplay(sctx)
+		} else {
+			err = r.t.reader.SetDisplay(sctx, d)
+		}
+		cancel()
+		if err != nil {
+			// The reader shows the next change, or everything on reconnect.
+			last = nil
+			if !errors.Is(err, reader.ErrNotConnected) && !errors.Is(err, context.Canceled) {
+				r.t.log.Info("customer display not updated", "err", err)
+			}
+			continue
+		}
+		last = &d
+	}
+}
+
+// customerDisplay is what the reader should show for the sale now; ok is
+// false while a card is collected (the reader shows its own prompts).
+func (r *Register) customerDisplay() (reader.Display, bool) {
+	_, o, err := r.current()
+	if err != nil {
+		return reader.Display{}, false
+	}
+	if o == nil || len(o.Lines()) == 0 && o.Status() == order.StatusOpen {
+		return reader.Display{Screen: wire.ScreenIdle}, true
+	}
+	switch o.Status() {
+	case order.StatusTendering:
+		return reader.Display{}, false
+	case order.StatusCompleted:
+		return reader.Display{Screen: wire.ScreenThankYou, Message: "Thank you!"}, true
+	case order.StatusVoided:
+		return reader.Display{Screen: wire.ScreenIdle}, true
+	}
+	cart, err := r.readerCart(o)
+	if err != nil {
+		r.t.log.Warn("customer display", "err", err)
+		return reader.Display{}, false
+	}
+	return reader.Display{Screen: wire.ScreenCart, Cart: cart}, true
+}
+
+// readerCart is the cart in the payment API's units, as the reader
+// protocol wants it.
+func (r *Register) readerCart(o *order.Order) (*reader.Cart, error) {
+	ts := o.Totals()
+	units := func(m money.Money) (int64, error) { return m.StripeAmount() }
+	c := &reader.Cart{Currency: o.Currency().StripeCode()}
+	var err error
+	for i, l := range o.Lines() {
+		lt := ts.Lines[i]
+		total, e1 := lt.Subtotal.Sub(lt.LineDiscount)
+		amount, e2 := units(total)
+		if err = errors.Join(e1, e2); err != nil {
+			return nil, err
+		}
+		c.Lines = append(c.Lines, reader.Line{Name: l.Name, Quantity: int32(min(l.Quantity, 1<<31-1)), Amount: amount})
+	}
+	sub, e1 := ts.Subtotal.Sub(ts.LineDiscounts)
+	c.Subtotal, err = units(sub)
+	if err = errors.Join(e1, err); err != nil {
+		return nil, err
+	}
+	if c.Tax, err = units(ts.Tax); err != nil {
+		return nil, err
+	}
+	if c.Total, err = units(ts.Total); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func sameDisplay(a, b reader.Display) bool {
+	if a.Screen != b.Screen || a.Message != b.Message || (a.Cart == nil) != (b.Cart == nil) {
+		return false
+	}
+	if a.Cart == nil {
+		return true
+	}
+	x, y := *a.Cart, *b.Cart
+	if x.Currency != y.Currency || x.Subtotal != y.Subtotal || x.Tax != y.Tax || x.Total != y.Total || len(x.Lines) != len(y.Lines) {
+		return false
+	}
+	for i := range x.Lines {
+		if x.Lines[i] != y.Lines[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// setReaderActivity routes the reader's collection events to fn (the
+// register), or nowhere.
+func (t *Till) setReaderActivity(fn func(reader.Event)) {
+	t.mu.Lock()
+	t.readerActivity = fn
+	t.mu.Unlock()
+}
+
+// ErrClosed is returned by a closed Register.
+var ErrClosed = errors.New("the register is closed")
+
+// checkManagerPIN checks the manager's PIN (slowly: a password hash), with
+// the lockout, and says what is wrong in the cashier's terms.
+func (t *Till) checkManagerPIN(pin string) error {
+	err := t.pin.Check(pin)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, manager.ErrNoPIN):
+		return fmt.Errorf("no manager PIN is set on this till: %w", ui.ErrManagerPIN)
+	case errors.Is(err, manager.ErrWrongPIN), errors.Is(err, manager.ErrLocked), errors.Is(err, manager.ErrBadPIN):
+		return fmt.Errorf("%w: %w", ui.ErrWrongPIN, err)
+	}
+	return fmt.Errorf("check the manager PIN: %w", err)
+}
