@@ -15,6 +15,7 @@ import (
 	"github.com/tillpos/till/app/manager"
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/reader/sim"
+	"github.com/tillpos/till/reader/wire"
 	"github.com/tillpos/till/ui"
 )
 
@@ -49,6 +50,22 @@ func waitSale(t *testing.T, ctx context.Context, r *Register, what string, cond 
 		case <-changed:
 		case <-ctx.Done():
 			t.Fatalf("sale never reached %s; last: stage %d, card %+v", what, v.Stage, v.Card)
+		}
+	}
+}
+
+// waitDisplay waits until the simulated reader shows what cond wants.
+func waitDisplay(t *testing.T, ctx context.Context, d *sim.Device, what string, cond func(wire.Display) bool) wire.Display {
+	t.Helper()
+	for {
+		changed := d.Changed()
+		if s := d.Snapshot(); cond(s.Display) {
+			return s.Display
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("reader never showed %s; it shows %+v", what, d.Snapshot().Display)
 		}
 	}
 }
@@ -98,6 +115,13 @@ func TestRegisterCardSaleDeclinedThenApproved(t *testing.T) {
 	if len(v.Lines) != 2 || v.Lines[0].Quantity != 2 || !v.CanCharge {
 		t.Fatalf("cart after scans: %+v", v)
 	}
+	// The customer display shows the cart (in the API's minor units).
+	shown := waitDisplay(t, ctx, lt.Simulator(), "the cart", func(d wire.Display) bool {
+		return d.Screen == wire.ScreenCart && d.Cart != nil && len(d.Cart.Lines) == 2
+	})
+	if shown.Cart.Total != 1120 || shown.Cart.Currency != "chf" || shown.Cart.Lines[0].Quantity != 2 {
+		t.Fatalf("customer display: %+v, want 2 lines totalling 1120 chf", shown.Cart)
+	}
 	mustDo(t, "charge", r.ChargeCard())
 	tapWhenAsked(t, ctx, lt, r, "charge_declined_insufficient_funds")
 	v = waitSale(t, ctx, r, "declined", stepIs(ui.CardDeclined))
@@ -116,10 +140,12 @@ func TestRegisterCardSaleDeclinedThenApproved(t *testing.T) {
 	}
 	lt.waitIdle(t, ctx)
 	lt.assertPaid(t, ctx, o) // one PaymentIntent: the decline was retried on it
+	waitDisplay(t, ctx, lt.Simulator(), "thank you", func(d wire.Display) bool { return d.Screen == wire.ScreenThankYou })
 	mustDo(t, "new sale", r.NewSale())
 	if v := r.Sale(); v.OrderID != "" || v.Stage != ui.StageCart {
 		t.Fatalf("after new sale: %+v", v)
 	}
+	waitDisplay(t, ctx, lt.Simulator(), "idle", func(d wire.Display) bool { return d.Screen == wire.ScreenIdle })
 	if rs := r.Receipts(5); len(rs) != 1 || rs[0].OrderID != o.ID() {
 		t.Fatalf("receipts: %+v", rs)
 	}

@@ -5,6 +5,7 @@ package uitest
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/widget"
 )
 
 // ShownTexts lists the visible text drawn in o, in layout order, skipping
@@ -37,4 +38,33 @@ func ShownTexts(o fyne.CanvasObject) []string {
 	}
 	walk(o)
 	return out
+}
+
+// Button finds the visible, enabled-or-not button whose text is label, or
+// nil. Tests tap it with test.Tap, as a cashier would.
+func Button(o fyne.CanvasObject, label string) *widget.Button {
+	var found *widget.Button
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil || !o.Visible() {
+			return
+		}
+		switch c := o.(type) {
+		case *widget.Button:
+			if c.Text == label {
+				found = c
+			}
+		case fyne.Widget:
+			r := c.CreateRenderer()
+			for _, child := range r.Objects() {
+				walk(child)
+			}
+		case *fyne.Container:
+			for _, child := range c.Objects {
+				walk(child)
+			}
+		}
+	}
+	walk(o)
+	return found
 }
