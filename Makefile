@@ -10,6 +10,8 @@ GO ?= go
 # rather than falling back to git.
 export GOPROXY ?= https://proxy.golang.org
 export CGO_ENABLED := 1
+# Scratch space for the screenshot and cold-start runs.
+TMPDIR_TILL ?= /tmp/till-make
 
 # Headers and tools the cgo builds need: GLFW (X11 and Wayland back ends),
 # OpenGL, and libusb for gousb.
@@ -36,7 +38,7 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: run test deps-build deps-test build vet lint unit bench storebench
+.PHONY: run test deps-build deps-test build vet lint unit bench storebench screenshots coldstart
 
 ## run: install build dependencies, then run Till on its embedded defaults
 ## (built-in sandbox API, simulated reader).
@@ -74,3 +76,20 @@ bench:
 ## storebench: the store's percentile table (sale commit vs raw bbolt floor, …).
 storebench:
 	$(GO) run ./cmd/till-storebench
+
+## screenshots: the real app under Xvfb on the embedded default rings up a
+## sale (cart, card, decline, receipt, then offline) and saves each screen
+## in docs/screenshots/.
+screenshots: deps-test
+	$(GO) build -o $(TMPDIR_TILL)/till .
+	mkdir -p /tmp/till-xdg && chmod 700 /tmp/till-xdg
+	rm -rf $(TMPDIR_TILL)/shots && mkdir -p $(TMPDIR_TILL)/shots
+	XDG_RUNTIME_DIR=/tmp/till-xdg XDG_CONFIG_HOME=$(TMPDIR_TILL)/shots xvfb-run -a -s "-screen 0 1366x768x24" \
+	  $(TMPDIR_TILL)/till -screenshots docs/screenshots -db $(TMPDIR_TILL)/shots/till.db -config $(TMPDIR_TILL)/shots/config.json
+
+## coldstart: process start to first frame on the embedded default, a
+## fresh data directory each run (under Xvfb).
+coldstart: deps-test
+	$(GO) build -o $(TMPDIR_TILL)/till .
+	mkdir -p /tmp/till-xdg && chmod 700 /tmp/till-xdg
+	XDG_RUNTIME_DIR=/tmp/till-xdg xvfb-run -a -s "-screen 0 1366x768x24" $(GO) run ./cmd/till-coldstart -bin $(TMPDIR_TILL)/till -runs 5

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -25,8 +26,10 @@ var Version = "0.0.0-dev"
 const AppID = "com.tillpos.till"
 
 type flags struct {
-	config, db string
-	version    bool
+	config, db  string
+	version     bool
+	screenshots string // a directory: tour a sale, save PNGs there, quit
+	firstFrame  bool   // print the time to the first frame and quit
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -36,6 +39,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.config, "config", "", "config file (default: the per-user config directory's till/config.json)")
 	fs.StringVar(&f.db, "db", "", "database file (default: from the config, else the per-user config directory's till/till.db)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.StringVar(&f.screenshots, "screenshots", "", "ring up a demo sale on the embedded default, save screenshots of each step in this directory, and quit")
+	fs.BoolVar(&f.firstFrame, "first-frame", false, "print how long the first frame took from start, and quit (for the cold-start benchmark)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -49,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 // Main runs Till with its command-line arguments and returns the process's
 // exit code. getenv supplies the environment (TILL_API_KEY).
 func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	start := time.Now()
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -65,13 +71,25 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	fa := fyneapp.NewWithID(AppID)
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w := fa.NewWindow("Till")
-	w.Resize(fyne.NewSize(1024, 720))
+	w.Resize(fyne.NewSize(1366, 768))
 
 	r := &runner{app: fa, win: w, log: log, flags: f, getenv: getenv, now: time.Now}
+	if f.firstFrame {
+		fa.Lifecycle().SetOnStarted(func() {
+			fmt.Fprintf(stdout, "first frame after %d ms\n", time.Since(start).Milliseconds())
+			fa.Quit()
+		})
+	}
+	if f.screenshots != "" {
+		r.applied = make(chan ui.SaleView, 64)
+	}
 	r.show(r.openTill()) // the UI loop is not running yet: no fyne.Do needed
+	if f.screenshots != "" && r.till != nil {
+		go r.screenshotTour(f.screenshots, r.applied)
+	}
 	w.ShowAndRun()
 	r.stop()
-	return 0
+	return r.exitCode
 }
 
 // runner owns the window's life: it opens the till, shows the screen that
@@ -84,14 +102,20 @@ type runner struct {
 	getenv func(string) string
 	now    func() time.Time
 
-	till   *Till
-	cancel context.CancelFunc
+	till      *Till     // the till on screen
+	reg       *Register // its register
+	opened    []*opened // every till opened, closed by stop
+	cancel    context.CancelFunc
+	statusWin fyne.Window
+	ctx       context.Context
+	applied   chan ui.SaleView // the screen's applied sales, for the screenshot tour
+	exitCode  int
 }
 
-// openTill loads the config and opens the till. It blocks on disk (and on
-// another Till's lock, boundedly), so it never runs on the UI goroutine once
-// the UI loop is running; it builds no widgets.
-func (r *runner) openTill() (*Till, error) {
+// openTill loads the config and opens the till and its register. It
+// blocks on disk (and on another Till's lock, boundedly), so it never runs
+// on the UI goroutine once the UI loop is running; it builds no widgets.
+func (r *runner) openTill() (*opened, error) {
 	cfgPath := r.flags.config
 	if cfgPath == "" {
 		p, err := DefaultConfigPath()
@@ -107,31 +131,103 @@ func (r *runner) openTill() (*Till, error) {
 	if r.flags.db != "" {
 		cfg.Database = r.flags.db
 	}
-	return Open(Params{Config: cfg, Now: r.now, Logger: r.log})
+	t, err := Open(Params{Config: cfg, Now: r.now, Logger: r.log})
+	if err != nil {
+		return nil, err
+	}
+	reg, err := t.NewRegister()
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return &opened{till: t, reg: reg, cfgPath: cfgPath}, nil
 }
 
-// show puts the outcome of openTill in the window — the till, or the
-// problem and the ways out of it — and only then starts the till screen's
-// refresh loop, so nothing updates a screen before it is laid out. It runs
-// on the UI goroutine.
-func (r *runner) show(t *Till, err error) {
+// opened is an open till with its register.
+type opened struct {
+	till    *Till
+	reg     *Register
+	cfgPath string
+	tempDir string // removed on close (the screenshot tour's offline till)
+}
+
+func (op *opened) close() error {
+	op.reg.Close()
+	err := op.till.Close()
+	if op.tempDir != "" {
+		err = errors.Join(err, os.RemoveAll(op.tempDir))
+	}
+	return err
+}
+
+// show puts the outcome of openTill in the window — the cashier screen,
+// or the problem and the ways out of it — and only then starts the
+// screen's refresh loop, so nothing updates a screen before it is laid out.
+// It runs on the UI goroutine.
+func (r *runner) show(op *opened, err error) {
 	if err != nil {
 		r.win.SetContent(r.problem(err))
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.till, r.cancel = t, cancel
-	s := ui.NewStatusScreen(ui.StatusParams{
-		Version: Version,
-		API:     t.APIDescription(),
-		Source:  t,
-		Now:     r.now,
-		Actions: t.demoActions(),
-	})
+	if err := ui.LoadTranslations(op.till.cfg.Language); err != nil {
+		r.log.Warn("load translations", "err", err)
+	}
+	if r.cancel == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		r.ctx, r.cancel = ctx, cancel
+		r.win.SetMainMenu(fyne.NewMainMenu(fyne.NewMenu("Till",
+			fyne.NewMenuItem("Till status…", func() { r.showStatus(ctx) }))))
+	}
+	r.showTill(op)
+}
+
+// showTill puts op's cashier screen in the window and starts it and its
+// till. It runs on the UI goroutine.
+func (r *runner) showTill(op *opened) {
+	t := op.till
+	r.till, r.reg = t, op.reg
+	r.opened = append(r.opened, op)
+	var simulator ui.CardSimulator
+	if d := t.Simulator(); d != nil {
+		simulator = simulatorControls{d}
+	}
+	p := ui.CashierParams{
+		Register:  op.reg,
+		Settings:  newSettings(t, op.cfgPath),
+		Simulator: simulator,
+		Version:   Version,
+		Now:       r.now,
+	}
+	if r.applied != nil {
+		p.OnApplied = func(v ui.SaleView) {
+			select {
+			case r.applied <- v:
+			default: // the tour looks again at the next refresh
+			}
+		}
+	}
+	s := ui.NewCashierScreen(p)
 	r.win.SetContent(s.Content())
-	t.Subscribe(s.Changed)
-	s.Start(ctx)
+	s.Attach(r.win.Canvas())
+	s.Start(r.ctx)
 	t.Start()
+}
+
+// showStatus opens the till's status window: the store, the outbox, the
+// payment API and the reader, for the manager or support.
+func (r *runner) showStatus(ctx context.Context) {
+	if r.statusWin == nil {
+		w := r.app.NewWindow("Till status")
+		s := ui.NewStatusScreen(ui.StatusParams{Version: Version, API: r.till.APIDescription(), Source: r.till, Now: r.now})
+		w.SetContent(s.Content())
+		w.Resize(fyne.NewSize(900, 640))
+		w.SetCloseIntercept(w.Hide) // reopened from the menu, refreshed all along
+		r.till.Subscribe(s.Changed)
+		s.Start(ctx)
+		r.statusWin = w
+	}
+	r.statusWin.Show()
+	r.statusWin.RequestFocus()
 }
 
 // problem turns a start-up error into a screen that says what to do.
@@ -157,8 +253,8 @@ func (r *runner) problem(err error) fyne.CanvasObject {
 					return err
 				}
 				r.log.Warn("moved damaged database aside", "from", corrupt.Path, "to", moved)
-				t, err := r.openTill()
-				fyne.Do(func() { r.show(t, err) })
+				op, err := r.openTill()
+				fyne.Do(func() { r.show(op, err) })
 				return nil
 			},
 		}}
@@ -173,8 +269,8 @@ func (r *runner) stop() {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	if r.till != nil {
-		if err := r.till.Close(); err != nil {
+	for _, op := range r.opened {
+		if err := op.close(); err != nil {
 			r.log.Error("close till", "err", err)
 		}
 	}

@@ -169,3 +169,13 @@ func (t *Till) collectSimulated(ctx context.Context, orderID, card string) (read
 	<-tapped // the tapper ends with ctx; its error only matters if the collection failed too
 	return got, err
 }
+
+// readerCause is why the reader is disconnected, if it is.
+func (t *Till) readerCause() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.readerState != reader.StateDisconnected {
+		return nil
+	}
+	return t.readerErr
+}

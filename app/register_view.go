@@ -188,7 +188,11 @@ func (r *Register) Status() ui.StatusBarView {
 	case reader.StateBusy:
 		v.Reader = ui.ReaderBusy
 	}
-	v.ReaderDetail = t.readerStatus()
+	if info, err := t.reader.Info(); err == nil && state != reader.StateDisconnected {
+		v.ReaderDetail = info.Model
+	} else if cause := t.readerCause(); cause != nil {
+		v.ReaderDetail = cause.Error()
+	}
 	return v
 }
 

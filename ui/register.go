@@ -28,10 +28,10 @@ type Stage int
 
 // Stages.
 const (
-	StageCart    Stage = iota // ringing up: products can be added and changed
-	StageCard                 // a card payment is under way (see CardView)
-	StageDone                 // paid: Receipt holds the receipt
-	StageVoided               // cancelled: Receipt holds the void slip
+	StageCart   Stage = iota // ringing up: products can be added and changed
+	StageCard                // a card payment is under way (see CardView)
+	StageDone                // paid: Receipt holds the receipt
+	StageVoided              // cancelled: Receipt holds the void slip
 )
 
 // CardStep is where a card payment is.
@@ -39,14 +39,14 @@ type CardStep int
 
 // Card steps.
 const (
-	CardCreating     CardStep = iota // the payment is being set up with the payment service
-	CardPresent                      // the reader asks the customer for a card
-	CardReading                      // a card was presented; reading it / PIN entry
-	CardProcessing                   // the card is being authorised
-	CardDeclined                     // declined: Message says why; retry or another tender
-	CardCancelled                    // cancelled on the reader or by the cashier: retry or another tender
-	CardOffline                      // the payment service is unreachable: take cash or wait
-	CardReaderProblem                // the reader is missing or failed: Message says what
+	CardCreating      CardStep = iota // the payment is being set up with the payment service
+	CardPresent                       // the reader asks the customer for a card
+	CardReading                       // a card was presented; reading it / PIN entry
+	CardProcessing                    // the card is being authorised
+	CardDeclined                      // declined: Message says why; retry or another tender
+	CardCancelled                     // cancelled on the reader or by the cashier: retry or another tender
+	CardOffline                       // the payment service is unreachable: take cash or wait
+	CardReaderProblem                 // the reader is missing or failed: Message says what
 )
 
 // SaleView is the current sale as the cashier screen shows it. Amounts

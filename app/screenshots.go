@@ -1,0 +1,174 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+
+	"github.com/tillpos/till/ui"
+)
+
+// screenshotSettle is how long the screenshot tour lets the window paint
+// after the screen applied a change: the driver draws on its own frame
+// clock, and a capture reads the last frame drawn.
+const screenshotSettle = 400 * time.Millisecond
+
+// shot is one screenshot of the tour: what to do, what the screen must
+// show before the picture is taken, and the file name.
+type shot struct {
+	name string
+	do   func(t *Till, r *Register) error
+	want func(ui.SaleView) bool
+}
+
+// screenshotTour runs the real window through a card sale on the embedded
+// default — empty till, cart, waiting for the card, a decline, the approved
+// receipt — and then an offline charge on a till whose payment API is
+// unreachable, writing a PNG of the window at each step into dir. It runs
+// off the UI goroutine and quits the app when done.
+func (r *runner) screenshotTour(dir string, applied <-chan ui.SaleView) {
+	err := r.tour(dir, applied)
+	if err != nil {
+		r.log.Error("screenshots", "err", err)
+		r.exitCode = 1
+	}
+	fyne.Do(r.app.Quit)
+}
+
+func (r *runner) tour(dir string, applied <-chan ui.SaleView) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("screenshots: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	scan := func(codes ...string) func(*Till, *Register) error {
+		return func(_ *Till, reg *Register) error {
+			for _, c := range codes {
+				if err := reg.Scan(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	tap := func(card string) func(*Till, *Register) error {
+		return func(t *Till, reg *Register) error {
+			o, err := t.Order(reg.Sale().OrderID)
+			if err != nil {
+				return err
+			}
+			c, _ := CurrentCard(o)
+			return t.PresentSimulatedCard(ctx, c.Payment.PaymentIntentID, card)
+		}
+	}
+	step := func(s ui.CardStep) func(ui.SaleView) bool {
+		return func(v ui.SaleView) bool { return v.Stage == ui.StageCard && v.Card.Step == s }
+	}
+	tour := []shot{
+		{name: "empty", want: func(v ui.SaleView) bool { return v.Stage == ui.StageCart && len(v.Lines) == 0 }},
+		{name: "cart", do: scan("7610335001202", "HOT-CAP", "HOT-CAP", "PAS-CRO"),
+			want: func(v ui.SaleView) bool { return len(v.Lines) == 3 }},
+		{name: "waiting-for-card", do: func(_ *Till, reg *Register) error { return reg.ChargeCard() },
+			want: step(ui.CardPresent)},
+		{name: "declined", do: tap("charge_declined_insufficient_funds"), want: step(ui.CardDeclined)},
+		{name: "receipt", do: func(t *Till, reg *Register) error {
+			if err := reg.RetryCard(); err != nil {
+				return err
+			}
+			if err := r.waitApplied(ctx, applied, step(ui.CardPresent)); err != nil {
+				return err
+			}
+			return tap("visa")(t, reg)
+		}, want: func(v ui.SaleView) bool { return v.Stage == ui.StageDone }},
+	}
+	for _, s := range tour {
+		if err := r.takeShot(ctx, dir, s, applied); err != nil {
+			return err
+		}
+	}
+
+	// Offline: the same till software on a payment API nobody answers.
+	offline, err := r.openOfflineTill()
+	if err != nil {
+		return err
+	}
+	defer offline.close()
+	fyne.DoAndWait(func() { r.showTill(offline) })
+	return r.takeShot(ctx, dir, shot{name: "offline",
+		do: func(_ *Till, reg *Register) error {
+			if err := scan("HOT-ESP", "PAS-CRO")(nil, reg); err != nil {
+				return err
+			}
+			return reg.ChargeCard()
+		}, want: step(ui.CardOffline)}, applied)
+}
+
+// takeShot does s, waits until the screen shows what it wants, and saves
+// the window as dir/name.png.
+func (r *runner) takeShot(ctx context.Context, dir string, s shot, applied <-chan ui.SaleView) error {
+	if s.do != nil {
+		if err := s.do(r.till, r.reg); err != nil {
+			return fmt.Errorf("screenshot %s: %w", s.name, err)
+		}
+	}
+	if err := r.waitApplied(ctx, applied, s.want); err != nil {
+		return fmt.Errorf("screenshot %s: %w", s.name, err)
+	}
+	time.Sleep(screenshotSettle)
+	var img image.Image
+	fyne.DoAndWait(func() { img = r.win.Canvas().Capture() })
+	f, err := os.Create(filepath.Join(dir, s.name+".png"))
+	if err != nil {
+		return fmt.Errorf("screenshot %s: %w", s.name, err)
+	}
+	if err := errors.Join(png.Encode(f, img), f.Close()); err != nil {
+		return fmt.Errorf("screenshot %s: %w", s.name, err)
+	}
+	r.log.Info("screenshot", "file", f.Name())
+	return nil
+}
+
+// waitApplied waits until the screen has shown a sale that satisfies want.
+func (r *runner) waitApplied(ctx context.Context, applied <-chan ui.SaleView, want func(ui.SaleView) bool) error {
+	for {
+		select {
+		case v := <-applied:
+			if want(v) {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("the screen never got there: %w", ctx.Err())
+		}
+	}
+}
+
+// openOfflineTill opens a second till in a temporary directory whose
+// payment API is a loopback port nobody listens on.
+func (r *runner) openOfflineTill() (*opened, error) {
+	dir, err := os.MkdirTemp("", "till-offline-*")
+	if err != nil {
+		return nil, err
+	}
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(dir, "till.db")
+	cfg.API = APIConfig{BaseURL: "http://127.0.0.1:9", Key: "sk_test_offline_screenshot"}
+	t, err := Open(Params{Config: cfg, Now: r.now, Logger: slog.New(slog.DiscardHandler),
+		DrainBackoff: func(int) time.Duration { return time.Second }})
+	if err != nil {
+		return nil, err
+	}
+	reg, err := t.NewRegister()
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return &opened{till: t, reg: reg, tempDir: dir}, nil
+}

@@ -1,0 +1,888 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// CashierParams configures a CashierScreen.
+type CashierParams struct {
+	Register Register
+	Settings Settings // nil hides the settings button
+	// Simulator is set only with the built-in simulated reader: the card
+	// panel then offers buttons that play the customer.
+	Simulator CardSimulator
+	Version   string
+	Now       func() time.Time // clock for the status bar's ages; time.Now when nil
+	Every     time.Duration    // how often ages are refreshed without a change; 5s when zero
+	// OnApplied, when set, is called on the UI goroutine each time the
+	// screen has shown a sale view (after a change, an action or a tick),
+	// e.g. for a screenshot tour to know what is on screen. It must not
+	// block.
+	OnApplied func(SaleView)
+}
+
+// CashierScreen is the till's main screen: the product grid and the
+// scan field on the left, the cart, totals and tenders on the right, the
+// card payment's progress, the receipt after each sale, and the status bar
+// along the bottom.
+//
+// Every call into the Register runs on the screen's worker goroutine, one
+// at a time in the order the cashier asked; its result comes back to the
+// screen's refresh goroutine, which alone updates widgets (through
+// fyne.Do) and then reads Sale and Status again. Buttons are enabled
+// exactly as SaleView's Can flags say.
+//
+// The keyboard (also shown by F1): F1 help, F2 the scan field, Enter adds
+// the typed code (after a receipt: next sale; in a dialog: confirm),
+// + and − change the selected cart line's quantity and Delete removes it
+// (Up and Down select), F5 card (after a decline: try another card), F6
+// cash, F8 void (asks first), F9 the last receipts, Escape closes a dialog
+// or cancels the card collection. The scan field keeps the focus, so a USB
+// barcode scanner (which types the code, then Enter) works at any time.
+type CashierScreen struct {
+	p CashierParams
+	// onUI runs a function on the UI goroutine: fyne.Do. Tests wrap it:
+	// the test driver's fyne.Do runs the function at once, on the calling
+	// goroutine, where the real driver queues it behind the event being
+	// handled.
+	onUI func(func())
+
+	changed chan struct{}
+	results chan func()
+	wake    chan struct{}
+	mu      sync.Mutex
+	queue   []func() func() // jobs: each runs off the UI goroutine and returns what to show
+	latest  string          // the search the cashier typed last
+
+	// Owned by the UI goroutine from here on.
+	root   *fyne.Container // stable: its content is rebuilt on a language change
+	canvas fyne.Canvas
+	cats   []string
+	cat    string
+	shown  []ProductView // the products in the grid
+	query  string        // the search the grid shows, "" for the category
+	cards  []string      // the simulator's test cards
+	sale   SaleView      // as last read
+	status StatusBarView
+	now    time.Time
+	sel    int // the selected cart line's ID; 0 when none
+	pop    *popup
+
+	scan           *hookEntry
+	left, leftTop  *fyne.Container
+	notice         *widget.Label
+	catBar         *fyne.Container
+	catButtons     []*widget.Button
+	grid           *fyne.Container
+	productButtons []*widget.Button
+	lines          *fyne.Container
+	linesScroll    *container.Scroll
+	shownLines     []LineView
+	shownSel       int
+	shownEdit      bool
+	empty          *widget.Label
+	totals         *fyne.Container
+	total          *canvas.Text
+	due            *widget.Label
+	offline        *widget.Label
+	charge, cash   *widget.Button
+	cartDisc, void *widget.Button
+	tender         *fyne.Container
+	cart           *fyne.Container
+	card           *cardPanel
+	receipt        *fyne.Container
+	receiptPane    *fyne.Container
+	right          *fyne.Container
+	cartBottom     *fyne.Container
+	gridScroll     *container.Scroll
+	shownReceipt   *ReceiptView
+	newSale        *widget.Button
+	bar            *statusBar
+}
+
+// NewCashierScreen builds the screen. Call Attach with the window's canvas
+// for keyboard shortcuts and dialogs, and Start to bring it to life.
+func NewCashierScreen(p CashierParams) *CashierScreen {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Every <= 0 {
+		p.Every = 5 * time.Second
+	}
+	s := &CashierScreen{p: p, onUI: fyne.Do,
+		changed: make(chan struct{}, 1), results: make(chan func()), wake: make(chan struct{}, 1),
+		root:   container.NewStack(),
+		status: StatusBarView{Connectivity: ConnUnknown, Reader: ReaderConnecting}, // until the first read
+	}
+	s.build()
+	return s
+}
+
+// Content is the screen's root object. It stays the same object for the
+// screen's life, also when the screen is rebuilt in another language.
+func (s *CashierScreen) Content() fyne.CanvasObject { return s.root }
+
+// Attach binds the screen to the canvas of the window that shows it: the
+// keyboard shortcuts (see shortcutHelp) work from then on, dialogs open
+// over it, and the scan field takes the focus. Call it on the UI goroutine
+// after the window's content is set.
+//
+// Plain function keys are not desktop.CustomShortcut: Fyne's desktop driver
+// only triggers a custom shortcut when Ctrl, Alt or Super is held. The
+// screen takes its keys from the scan field (which has the focus almost
+// always) and from the canvas when nothing has the focus.
+func (s *CashierScreen) Attach(c fyne.Canvas) {
+	s.canvas = c
+	c.SetOnTypedKey(func(k *fyne.KeyEvent) { s.key(k.Name) })
+	c.SetOnTypedRune(func(r rune) {
+		// Nothing has the focus (a button was tapped): a scanner's or the
+		// cashier's typing goes to the scan field.
+		if s.pop == nil && !s.lineKey(r) {
+			s.focusScan()
+			s.scan.TypedRune(r)
+		}
+	})
+	s.focusScan()
+}
+
+// Changed asks the screen to read the sale and the status bar again. It
+// never blocks and may be called from any goroutine; bursts coalesce.
+func (s *CashierScreen) Changed() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Start subscribes to the Register, loads the catalog and keeps the screen
+// current until ctx is done: on every change, after every action, and
+// every CashierParams.Every so the status bar's ages move.
+func (s *CashierScreen) Start(ctx context.Context) {
+	s.p.Register.Subscribe(s.Changed)
+	reg, sim := s.p.Register, s.p.Simulator
+	s.do(func() func() {
+		cats := reg.Categories()
+		var prods []ProductView
+		if len(cats) > 0 {
+			prods = reg.Products(cats[0])
+		}
+		var cards []string
+		if sim != nil {
+			cards = sim.TestCards()
+		}
+		return func() { s.catalogLoaded(cats, prods, cards) }
+	})
+	s.Changed()
+	go s.work(ctx)
+	go s.refresh(ctx)
+}
+
+// do queues a job for the worker. A job runs off the UI goroutine and
+// returns a function (or nil) that the refresh goroutine applies through
+// fyne.Do. do never blocks, so the UI goroutine may call it.
+func (s *CashierScreen) do(job func() func()) {
+	s.mu.Lock()
+	s.queue = append(s.queue, job)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *CashierScreen) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			if len(s.queue) == 0 {
+				s.mu.Unlock()
+				break
+			}
+			job := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			show := job()
+			select {
+			case s.results <- show:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (s *CashierScreen) refresh(ctx context.Context) {
+	tick := time.NewTicker(s.p.Every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.changed:
+		case <-tick.C:
+		case show := <-s.results:
+			if show != nil {
+				s.onUI(show)
+			}
+		}
+		sale, st, now := s.p.Register.Sale(), s.p.Register.Status(), s.p.Now()
+		s.onUI(func() { s.apply(sale, st, now) })
+	}
+}
+
+// build makes the widgets in the current language.
+func (s *CashierScreen) build() {
+	s.bar = newStatusBar(s)
+	s.card = newCardPanel(s)
+
+	s.scan = newHookEntry()
+	s.scan.SetPlaceHolder(lang.L("Scan or type a barcode, or search (F2)"))
+	s.scan.OnSubmitted = s.submitScan
+	s.scan.OnChanged = s.search
+	s.scan.onKey = s.scanKey
+	s.scan.onRune = func(r rune) bool { return s.scan.Text == "" && s.lineKey(r) }
+	s.notice = widget.NewLabel("")
+	s.notice.Importance = widget.DangerImportance
+	s.notice.Wrapping = fyne.TextWrapWord
+	s.notice.Hide()
+	s.catBar = container.NewHBox()
+	s.grid = container.NewGridWrap(fyne.NewSize(168, 96))
+	s.leftTop = container.NewVBox(tall(56, s.scan), s.notice, tall(60, container.NewHScroll(s.catBar)))
+	s.gridScroll = container.NewVScroll(s.grid)
+	s.left = container.NewBorder(s.leftTop, nil, nil, nil, s.gridScroll)
+
+	s.lines = container.NewVBox()
+	s.empty = widget.NewLabelWithStyle(lang.L("Scan or tap a product to start a sale."), fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
+	s.linesScroll = container.NewVScroll(container.NewVBox(s.lines, s.empty))
+	s.totals = container.New(layout.NewFormLayout())
+	s.total = canvas.NewText("", theme.Color(theme.ColorNameForeground))
+	s.total.TextSize = 34
+	s.total.TextStyle = fyne.TextStyle{Bold: true}
+	s.total.Alignment = fyne.TextAlignTrailing
+	s.due = widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
+	s.due.Hide()
+	totalRow := container.NewBorder(nil, nil,
+		container.NewCenter(widget.NewLabelWithStyle(lang.L("TOTAL"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})), nil, s.total)
+
+	s.offline = widget.NewLabel(lang.L("Offline: cash always works; card payments may have to wait."))
+	s.offline.Importance = widget.WarningImportance
+	s.offline.Wrapping = fyne.TextWrapWord
+	s.offline.Hide()
+	s.charge = bigButton(lang.L("Card")+" (F5)", theme.AccountIcon(), widget.HighImportance, s.chargeCard)
+	s.cash = bigButton(lang.L("Cash")+" (F6)", nil, widget.HighImportance, s.openCash)
+	s.cartDisc = bigButton(lang.L("Cart discount"), nil, widget.MediumImportance, func() { s.openDiscount(0, "") })
+	s.void = bigButton(lang.L("Void")+" (F8)", theme.DeleteIcon(), widget.DangerImportance, s.confirmVoid)
+	s.tender = container.NewVBox(
+		s.offline,
+		container.NewGridWithColumns(2, tall(72, s.charge), tall(72, s.cash)),
+		// Room for later tenders (wallet, returning customer) goes here.
+		container.NewGridWithColumns(2, tall(60, s.cartDisc), tall(60, s.void)),
+	)
+
+	s.cartBottom = container.NewVBox(widget.NewSeparator(), s.totals, totalRow, s.due, s.tender)
+	// During a card payment its panel takes the place of the lines.
+	s.cart = container.NewBorder(
+		widget.NewLabelWithStyle(lang.L("Cart"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		s.cartBottom,
+		nil, nil, container.NewStack(s.linesScroll, container.NewVScroll(s.card.box)))
+
+	s.receipt = container.NewVBox()
+	s.newSale = bigButton(lang.L("New sale")+" (Enter)", theme.ContentAddIcon(), widget.HighImportance, s.startNewSale)
+	s.receiptPane = container.NewBorder(nil,
+		container.NewGridWithColumns(2, tall(72, s.newSale),
+			tall(72, bigButton(lang.L("Receipts")+" (F9)", theme.DocumentIcon(), widget.MediumImportance, s.openReceipts))),
+		nil, nil, container.NewVScroll(s.receipt))
+	s.receiptPane.Hide()
+
+	s.right = container.NewStack(s.cart, s.receiptPane)
+	split := container.NewHSplit(container.NewPadded(s.left), container.NewPadded(s.right))
+	split.Offset = 0.55
+	s.root.Objects = []fyne.CanvasObject{container.NewBorder(nil, s.bar.box, nil, nil, split)}
+	s.root.Refresh()
+	s.showCategories()
+	s.showProducts(s.shown)
+	s.shownLines, s.shownSel = nil, -1
+	s.apply(s.sale, s.status, s.now)
+}
+
+// rebuild remakes the screen's widgets, after a language change.
+func (s *CashierScreen) rebuild() {
+	s.closePopup()
+	s.card.progress.Stop()
+	s.build()
+	s.focusScan()
+}
+
+func (s *CashierScreen) catalogLoaded(cats []string, prods []ProductView, cards []string) {
+	s.cats, s.cards = cats, cards
+	if len(cats) > 0 {
+		s.cat = cats[0]
+	}
+	s.showCategories()
+	s.showProducts(prods)
+	s.card.showSimulator(cards)
+}
+
+func (s *CashierScreen) showCategories() {
+	s.catButtons = s.catButtons[:0]
+	objs := make([]fyne.CanvasObject, 0, len(s.cats))
+	for _, c := range s.cats {
+		b := widget.NewButton(c, func() { s.pickCategory(c) })
+		if c == s.cat && s.query == "" {
+			b.Importance = widget.HighImportance
+		}
+		s.catButtons = append(s.catButtons, b)
+		objs = append(objs, tall(56, b))
+	}
+	s.catBar.Objects = objs
+	s.left.Refresh()
+}
+
+func (s *CashierScreen) pickCategory(c string) {
+	s.cat, s.query = c, ""
+	if s.scan.Text != "" {
+		s.scan.SetText("") // OnChanged searches "": back here
+	}
+	s.showCategories()
+	reg := s.p.Register
+	s.do(func() func() {
+		prods := reg.Products(c)
+		return func() {
+			if s.cat == c && s.query == "" {
+				s.showProducts(prods)
+			}
+		}
+	})
+	s.focusScan()
+}
+
+func (s *CashierScreen) showProducts(prods []ProductView) {
+	s.shown = prods
+	s.productButtons = s.productButtons[:0]
+	objs := make([]fyne.CanvasObject, 0, len(prods))
+	for _, p := range prods {
+		b := widget.NewButton("", func() { s.addProduct(p.SKU) })
+		name := widget.NewLabelWithStyle(p.Name, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+		name.Truncation = fyne.TextTruncateEllipsis
+		price := widget.NewLabelWithStyle(p.Price, fyne.TextAlignCenter, fyne.TextStyle{})
+		s.productButtons = append(s.productButtons, b)
+		objs = append(objs, container.NewStack(b, container.NewVBox(layout.NewSpacer(), name, price, layout.NewSpacer())))
+	}
+	s.grid.Objects = objs
+	s.gridScroll.ScrollToTop()
+	s.gridScroll.Refresh()
+	s.enableProducts()
+}
+
+// canRingUp: products can be added now, to this sale or (after a
+// receipt) to the next one.
+func (s *CashierScreen) canRingUp() bool { return s.sale.CanEdit || s.sale.CanNewSale }
+
+func (s *CashierScreen) enableProducts() {
+	for _, b := range s.productButtons {
+		setEnabled(b, s.canRingUp())
+	}
+}
+
+// search runs as the cashier (or a scanner) types: the grid shows what
+// matches, or the category again when the field is empty.
+func (s *CashierScreen) search(q string) {
+	s.query = q
+	if q == "" {
+		s.pickCategory(s.cat)
+		return
+	}
+	s.showCategories()
+	s.mu.Lock()
+	s.latest = q
+	s.mu.Unlock()
+	reg := s.p.Register
+	s.do(func() func() {
+		s.mu.Lock()
+		stale := s.latest != q
+		s.mu.Unlock()
+		if stale { // a scanner types fast: search only for what is there now
+			return nil
+		}
+		prods := reg.Search(q)
+		return func() {
+			if s.query == q {
+				s.showProducts(prods)
+			}
+		}
+	})
+}
+
+// submitScan is Enter in the scan field: a scanner ends every code with
+// it. The field is cleared at once, ready for the next scan.
+func (s *CashierScreen) submitScan(code string) {
+	if code == "" {
+		return
+	}
+	s.hideNotice()
+	defer s.scan.SetText("") // after the scan is queued: clearing it shows the category again
+	reg, next := s.p.Register, s.sale.CanNewSale && !s.sale.CanEdit
+	// Enter after typing a name that leaves one product in the grid adds it.
+	only := ""
+	if s.query == code && len(s.shown) == 1 {
+		only = s.shown[0].SKU
+	}
+	s.do(func() func() {
+		var err error
+		if next {
+			err = reg.NewSale()
+		}
+		if err == nil {
+			err = reg.Scan(code)
+		}
+		if errors.Is(err, ErrUnknownCode) && only != "" {
+			err = reg.Add(only)
+		}
+		return func() {
+			switch {
+			case errors.Is(err, ErrUnknownCode):
+				s.showNotice(lang.L("Unknown code {{.Code}}: no product has it.", map[string]any{"Code": code}))
+			case err != nil:
+				s.showNotice(err.Error())
+			}
+			s.focusScan()
+		}
+	})
+}
+
+func (s *CashierScreen) addProduct(sku string) {
+	s.hideNotice()
+	reg, next := s.p.Register, s.sale.CanNewSale && !s.sale.CanEdit
+	s.act(func() error {
+		if next {
+			if err := reg.NewSale(); err != nil {
+				return err
+			}
+		}
+		return reg.Add(sku)
+	})
+}
+
+// act runs a Register call on the worker and shows its error, if any,
+// under the scan field.
+func (s *CashierScreen) act(call func() error) {
+	s.do(func() func() {
+		err := call()
+		return func() {
+			if err != nil {
+				s.showNotice(err.Error())
+			}
+			s.focusScan()
+		}
+	})
+}
+
+func (s *CashierScreen) showNotice(msg string) {
+	s.notice.SetText(msg)
+	if setVisible(s.notice, true) {
+		s.left.Refresh()
+	}
+}
+
+func (s *CashierScreen) hideNotice() {
+	s.notice.SetText("")
+	if setVisible(s.notice, false) {
+		s.left.Refresh()
+	}
+}
+
+func (s *CashierScreen) focusScan() {
+	if c := s.canvasOrNil(); c != nil && s.pop == nil {
+		c.Focus(s.scan)
+	}
+}
+
+func (s *CashierScreen) canvasOrNil() fyne.Canvas {
+	if s.canvas != nil {
+		return s.canvas
+	}
+	if a := fyne.CurrentApp(); a != nil {
+		return a.Driver().CanvasForObject(s.root)
+	}
+	return nil
+}
+
+func (s *CashierScreen) chargeCard() {
+	if !s.sale.CanCharge {
+		return
+	}
+	s.hideNotice()
+	s.act(s.p.Register.ChargeCard)
+}
+
+func (s *CashierScreen) startNewSale() {
+	if !s.sale.CanNewSale {
+		return
+	}
+	s.act(s.p.Register.NewSale)
+}
+
+func (s *CashierScreen) setQuantity(id int, qty int64) {
+	if !s.sale.CanEdit {
+		return
+	}
+	s.sel = id
+	reg := s.p.Register
+	if qty <= 0 {
+		s.act(func() error { return reg.Remove(id) })
+		return
+	}
+	s.act(func() error { return reg.SetQuantity(id, qty) })
+}
+
+func (s *CashierScreen) removeLine(id int) {
+	if !s.sale.CanEdit {
+		return
+	}
+	reg := s.p.Register
+	s.act(func() error { return reg.Remove(id) })
+}
+
+func (s *CashierScreen) selectedLine() (LineView, bool) {
+	for _, l := range s.sale.Lines {
+		if l.ID == s.sel {
+			return l, true
+		}
+	}
+	return LineView{}, false
+}
+
+// lineKey handles + and − typed for the selected line.
+func (s *CashierScreen) lineKey(r rune) bool {
+	l, ok := s.selectedLine()
+	if !ok || !s.sale.CanEdit {
+		return false
+	}
+	switch r {
+	case '+':
+		s.setQuantity(l.ID, l.Quantity+1)
+	case '-', '−':
+		s.setQuantity(l.ID, l.Quantity-1)
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *CashierScreen) moveSelection(by int) {
+	i := slices.IndexFunc(s.sale.Lines, func(l LineView) bool { return l.ID == s.sel })
+	if i < 0 || len(s.sale.Lines) == 0 {
+		return
+	}
+	i = min(max(i+by, 0), len(s.sale.Lines)-1)
+	s.sel = s.sale.Lines[i].ID
+	s.showLines(true)
+}
+
+// scanKey sees the keys typed into the scan field before it does.
+func (s *CashierScreen) scanKey(k *fyne.KeyEvent) bool {
+	switch k.Name {
+	case fyne.KeyEscape:
+		if s.scan.Text != "" && !s.sale.CanCancelCard {
+			s.scan.SetText("") // and the grid shows the category again
+			return true
+		}
+	case fyne.KeyReturn, fyne.KeyEnter, fyne.KeyDelete, fyne.KeyUp, fyne.KeyDown:
+		if s.scan.Text != "" {
+			return false // Enter submits the code; Delete edits it
+		}
+	}
+	return s.key(k.Name)
+}
+
+// key is the screen's keyboard: see shortcutHelp. + and − arrive as
+// runes (lineKey): the desktop driver sends both a key and a rune for
+// them, and acting on both would count twice.
+func (s *CashierScreen) key(k fyne.KeyName) bool {
+	if p := s.pop; p != nil {
+		switch {
+		case k == fyne.KeyEscape:
+			s.closePopup()
+		case (k == fyne.KeyReturn || k == fyne.KeyEnter) && p.enter != nil:
+			p.enter()
+		default:
+			return false
+		}
+		return true
+	}
+	switch k {
+	case fyne.KeyF1:
+		s.openHelp()
+	case fyne.KeyF2:
+		s.focusScan()
+	case fyne.KeyF5:
+		switch {
+		case s.sale.CanCharge:
+			s.chargeCard()
+		case s.sale.CanRetryCard:
+			s.retryCard()
+		}
+	case fyne.KeyF6:
+		s.openCash()
+	case fyne.KeyF8:
+		s.confirmVoid()
+	case fyne.KeyF9:
+		s.openReceipts()
+	case fyne.KeyEscape:
+		if s.sale.CanCancelCard {
+			s.cancelCard()
+		}
+	case fyne.KeyReturn, fyne.KeyEnter:
+		s.startNewSale()
+	case fyne.KeyDelete:
+		if l, ok := s.selectedLine(); ok {
+			s.removeLine(l.ID)
+		}
+	case fyne.KeyUp:
+		s.moveSelection(-1)
+	case fyne.KeyDown:
+		s.moveSelection(1)
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *CashierScreen) retryCard() {
+	if s.sale.CanRetryCard {
+		s.act(s.p.Register.RetryCard)
+	}
+}
+
+func (s *CashierScreen) cancelCard() {
+	if s.sale.CanCancelCard {
+		s.act(s.p.Register.CancelCard)
+	}
+}
+
+// apply shows the sale and the status bar as last read.
+func (s *CashierScreen) apply(sale SaleView, st StatusBarView, now time.Time) {
+	s.sale, s.status, s.now = sale, st, now
+	s.bar.show(st, now)
+	s.enableProducts()
+
+	done := (sale.Stage == StageDone || sale.Stage == StageVoided) && sale.Receipt != nil
+	if done {
+		s.showReceipt(sale.Receipt)
+	}
+	moved := setVisible(s.receiptPane, done)
+	moved = setVisible(s.cart, !done) || moved
+	setEnabled(s.newSale, sale.CanNewSale)
+
+	s.showLines(false)
+	s.showTotals()
+
+	setEnabled(s.charge, sale.CanCharge)
+	setEnabled(s.cash, sale.CanPayCash)
+	setEnabled(s.void, sale.CanVoid)
+	setEnabled(s.cartDisc, sale.CanEdit && len(sale.Lines) > 0)
+	moved = setVisible(s.offline, st.Connectivity == ConnOffline && sale.Stage == StageCart && len(sale.Lines) > 0) || moved
+	moved = setVisible(s.tender, sale.Stage != StageCard) || moved
+	moved = setVisible(s.linesScroll, sale.Stage != StageCard) || moved
+	moved = s.card.show(sale) || moved
+	if moved {
+		s.right.Refresh()
+	}
+	if s.pop != nil && s.pop.update != nil {
+		s.pop.update()
+	}
+	if s.p.OnApplied != nil {
+		s.p.OnApplied(sale)
+	}
+}
+
+// showLines rebuilds the cart lines when they (or the selection) changed.
+func (s *CashierScreen) showLines(force bool) {
+	lines := s.sale.Lines
+	grew := len(lines) > len(s.shownLines)
+	if _, ok := s.selectedLine(); !ok || grew {
+		s.sel = 0
+		if len(lines) > 0 { // the newest line: + after a scan adds to it
+			s.sel = lines[len(lines)-1].ID
+		}
+	}
+	if !force && s.shownLines != nil && slices.Equal(lines, s.shownLines) && s.sel == s.shownSel &&
+		s.shownEdit == s.sale.CanEdit {
+		return
+	}
+	s.shownLines, s.shownSel, s.shownEdit = slices.Clone(lines), s.sel, s.sale.CanEdit
+	if s.shownLines == nil {
+		s.shownLines = []LineView{}
+	}
+	objs := make([]fyne.CanvasObject, 0, len(lines))
+	for _, l := range lines {
+		objs = append(objs, s.lineRow(l))
+	}
+	s.lines.Objects = objs
+	setVisible(s.empty, len(lines) == 0)
+	s.linesScroll.Refresh() // the scrolled content's new size
+	if grew {
+		s.linesScroll.ScrollToBottom()
+	}
+}
+
+func (s *CashierScreen) lineRow(l LineView) fyne.CanvasObject {
+	edit := s.sale.CanEdit
+	name := widget.NewButton(l.Name, func() { s.sel = l.ID; s.showLines(true); s.focusScan() })
+	name.Alignment = widget.ButtonAlignLeading
+	name.Importance = widget.LowImportance
+	detail := widget.NewLabel(lang.L("{{.Qty}} × {{.Price}}", map[string]any{"Qty": l.Quantity, "Price": l.UnitPrice}))
+	detail.SizeName = theme.SizeNameCaptionText
+	info := container.NewVBox(name)
+	if l.Discount != "" {
+		tag := widget.NewLabel(l.Discount)
+		tag.Importance = widget.WarningImportance
+		tag.SizeName = theme.SizeNameCaptionText
+		info.Add(container.NewHBox(detail, tag))
+	} else {
+		info.Add(detail)
+	}
+	minus := widget.NewButtonWithIcon("", theme.ContentRemoveIcon(), func() { s.setQuantity(l.ID, l.Quantity-1) })
+	plus := widget.NewButtonWithIcon("", theme.ContentAddIcon(), func() { s.setQuantity(l.ID, l.Quantity+1) })
+	disc := widget.NewButton("%", func() { s.openDiscount(l.ID, l.Name) })
+	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { s.removeLine(l.ID) })
+	remove.Importance = widget.DangerImportance
+	for _, b := range []*widget.Button{minus, plus, disc, remove} {
+		setEnabled(b, edit)
+	}
+	qty := widget.NewLabelWithStyle(strconv.FormatInt(l.Quantity, 10), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	total := widget.NewLabelWithStyle(l.Total, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
+	btn := fyne.NewSize(56, 56)
+	controls := container.NewHBox(
+		container.NewGridWrap(btn, minus), container.NewGridWrap(fyne.NewSize(44, 56), qty), container.NewGridWrap(btn, plus),
+		container.NewGridWrap(fyne.NewSize(112, 56), total),
+		container.NewGridWrap(btn, disc), container.NewGridWrap(btn, remove))
+	row := container.NewBorder(nil, nil, nil, controls, info)
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameBackground))
+	if l.ID == s.sel {
+		bg.FillColor = theme.Color(theme.ColorNameSelection)
+	}
+	return container.NewStack(bg, row)
+}
+
+func (s *CashierScreen) showTotals() {
+	sale := s.sale
+	var objs []fyne.CanvasObject
+	add := func(label, value string) {
+		objs = append(objs, widget.NewLabel(label), widget.NewLabelWithStyle(value, fyne.TextAlignTrailing, fyne.TextStyle{}))
+	}
+	if len(sale.Lines) > 0 {
+		add(lang.L("Subtotal"), sale.Subtotal)
+		if sale.CartDiscount != "" {
+			add(lang.L("Discount"), sale.CartDiscount)
+		}
+		for _, t := range sale.TaxLines {
+			add(t.Label, t.Amount)
+		}
+		if len(sale.TaxLines) == 0 && sale.Tax != "" {
+			add(lang.L("Tax"), sale.Tax)
+		}
+	}
+	s.totals.Objects = objs
+	s.cart.Refresh() // lays out the totals' new rows: a parent's layout does not follow its children
+	s.total.Text = sale.Total
+	s.total.Color = theme.Color(theme.ColorNameForeground)
+	s.total.Refresh()
+	s.due.SetText(lang.L("Paid {{.Paid}} · due {{.Due}}", map[string]any{"Paid": sale.Paid, "Due": sale.Due}))
+	if setVisible(s.due, sale.Paid != "") {
+		s.cart.Refresh()
+	}
+}
+
+// tallLayout gives its one object the full width and at least a height.
+type tallLayout struct{ h float32 }
+
+func (l tallLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	m := objs[0].MinSize()
+	return fyne.NewSize(m.Width, max(m.Height, l.h))
+}
+
+func (l tallLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+// tall makes o at least h high: a touch target.
+func tall(h float32, o fyne.CanvasObject) *fyne.Container { return container.New(tallLayout{h}, o) }
+
+func bigButton(label string, icon fyne.Resource, imp widget.Importance, tapped func()) *widget.Button {
+	b := widget.NewButtonWithIcon(label, icon, tapped)
+	b.Importance = imp
+	return b
+}
+
+func setEnabled(w fyne.Disableable, on bool) {
+	if on && w.Disabled() {
+		w.Enable()
+	} else if !on && !w.Disabled() {
+		w.Disable()
+	}
+}
+
+// setVisible shows or hides o and says whether that changed anything:
+// the container around it must then be laid out again.
+func setVisible(o fyne.CanvasObject, on bool) bool {
+	switch {
+	case on && !o.Visible():
+		o.Show()
+	case !on && o.Visible():
+		o.Hide()
+	default:
+		return false
+	}
+	return true
+}
+
+// hookEntry is an Entry whose keys the screen sees first.
+type hookEntry struct {
+	widget.Entry
+	onKey  func(*fyne.KeyEvent) bool // true: handled, the entry does not see it
+	onRune func(rune) bool
+}
+
+func newHookEntry() *hookEntry {
+	e := &hookEntry{}
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// TypedKey implements fyne.Focusable.
+func (e *hookEntry) TypedKey(k *fyne.KeyEvent) {
+	if e.onKey != nil && e.onKey(k) {
+		return
+	}
+	e.Entry.TypedKey(k)
+}
+
+// TypedRune implements fyne.Focusable.
+func (e *hookEntry) TypedRune(r rune) {
+	if e.onRune != nil && e.onRune(r) {
+		return
+	}
+	e.Entry.TypedRune(r)
+}

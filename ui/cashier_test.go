@@ -1,0 +1,821 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tillpos/till/ui/uitest"
+)
+
+// fakeRegister is the Register interface as data: it returns the views
+// the test sets and records every call the screen makes. It holds no
+// rules; the app's own tests drive the screen with the real Register.
+type fakeRegister struct {
+	mu       sync.Mutex
+	cats     []string
+	products map[string][]ProductView
+	sale     SaleView
+	status   StatusBarView
+	receipts []ReceiptView
+	change   map[string]string // ChangeFor answers by input
+	fail     map[string]error  // by method name: what it returns
+	discount func(value, pin string) error
+	calls    []string
+	subs     []func()
+}
+
+func newFakeRegister() *fakeRegister {
+	return &fakeRegister{
+		cats: []string{"Coffee", "Bakery"},
+		products: map[string][]ProductView{
+			"Coffee": {
+				{SKU: "esp", Name: "Espresso", Price: "CHF 3.80", Category: "Coffee"},
+				{SKU: "cap", Name: "Cappuccino", Price: "CHF 4.90", Category: "Coffee"},
+				{SKU: "flw", Name: "Flat white", Price: "CHF 5.20", Category: "Coffee"},
+				{SKU: "lat", Name: "Latte macchiato", Price: "CHF 5.40", Category: "Coffee"},
+				{SKU: "tea", Name: "Black tea", Price: "CHF 3.50", Category: "Coffee"},
+				{SKU: "cho", Name: "Hot chocolate", Price: "CHF 4.60", Category: "Coffee"},
+			},
+			"Bakery": {
+				{SKU: "cro", Name: "Croissant", Price: "CHF 2.40", Category: "Bakery"},
+				{SKU: "pac", Name: "Pain au chocolat", Price: "CHF 2.80", Category: "Bakery"},
+			},
+		},
+		sale:   SaleView{Stage: StageCart, Total: "CHF 0.00", CanEdit: true},
+		status: StatusBarView{Connectivity: ConnOnline, Reader: ReaderReady, ReaderDetail: "Till Sim R1"},
+		change: map[string]string{},
+		fail:   map[string]error{},
+	}
+}
+
+func (f *fakeRegister) record(call string, args ...any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := call
+	if len(args) > 0 {
+		c += fmt.Sprint(any(args))
+	}
+	f.calls = append(f.calls, c)
+	return f.fail[call]
+}
+
+// Calls returns the calls so far and forgets them.
+func (f *fakeRegister) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = nil
+	return c
+}
+
+// set changes the views and tells the subscribers, as the app does.
+func (f *fakeRegister) set(change func(*SaleView, *StatusBarView)) {
+	f.mu.Lock()
+	change(&f.sale, &f.status)
+	subs := slices.Clone(f.subs)
+	f.mu.Unlock()
+	for _, fn := range subs {
+		fn()
+	}
+}
+
+func (f *fakeRegister) Categories() []string { return f.cats }
+func (f *fakeRegister) Products(c string) []ProductView {
+	_ = f.record("Products", c)
+	return f.products[c]
+}
+func (f *fakeRegister) Search(q string) []ProductView {
+	_ = f.record("Search", q)
+	var out []ProductView
+	for _, c := range f.cats {
+		for _, p := range f.products[c] {
+			if strings.Contains(strings.ToLower(p.Name), strings.ToLower(q)) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+func (f *fakeRegister) Sale() SaleView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sale
+}
+func (f *fakeRegister) Status() StatusBarView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
+}
+func (f *fakeRegister) Subscribe(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = append(f.subs, fn)
+}
+func (f *fakeRegister) Add(sku string) error              { return f.record("Add", sku) }
+func (f *fakeRegister) Scan(code string) error            { return f.record("Scan", code) }
+func (f *fakeRegister) SetQuantity(id int, q int64) error { return f.record("SetQuantity", id, q) }
+func (f *fakeRegister) Remove(id int) error               { return f.record("Remove", id) }
+func (f *fakeRegister) SetLineDiscount(id int, d, pin string) error {
+	_ = f.record("SetLineDiscount", id, d, pin)
+	return f.discount(d, pin)
+}
+func (f *fakeRegister) SetCartDiscount(d, pin string) error {
+	_ = f.record("SetCartDiscount", d, pin)
+	return f.discount(d, pin)
+}
+func (f *fakeRegister) ChargeCard() error      { return f.record("ChargeCard") }
+func (f *fakeRegister) CancelCard() error      { return f.record("CancelCard") }
+func (f *fakeRegister) RetryCard() error       { return f.record("RetryCard") }
+func (f *fakeRegister) PayCash(g string) error { return f.record("PayCash", g) }
+func (f *fakeRegister) Void() error            { return f.record("Void") }
+func (f *fakeRegister) NewSale() error         { return f.record("NewSale") }
+func (f *fakeRegister) Receipts(n int) []ReceiptView {
+	_ = f.record("Receipts", n)
+	return f.receipts
+}
+func (f *fakeRegister) ChangeFor(g string) (string, error) {
+	err := f.record("ChangeFor", g)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.change[g], err
+}
+
+// fakeSimulator records the customer's moves.
+type fakeSimulator struct{ reg *fakeRegister }
+
+func (s fakeSimulator) TestCards() []string           { return []string{"Visa", "declined card"} }
+func (s fakeSimulator) PresentCard(card string) error { return s.reg.record("PresentCard", card) }
+func (s fakeSimulator) CustomerCancel() error         { return s.reg.record("CustomerCancel") }
+
+var (
+	_ Register      = (*fakeRegister)(nil)
+	_ CardSimulator = fakeSimulator{}
+)
+
+var tillSize = fyne.NewSize(1366, 768)
+
+// uiGoroutine stands for Fyne's UI goroutine in tests. The real driver
+// runs what the screen hands to fyne.Do after the event being handled;
+// the test driver runs it at once on the screen's goroutine, while the
+// test may still be inside a widget's event handler. So the screen's
+// updates (see startCashier) and the test's events (key, tap, typeIn)
+// take turns through this lock.
+var uiGoroutine sync.Mutex
+
+// onUI runs an event on the stand-in UI goroutine, then lets the work it
+// started finish.
+func onUI(event func()) {
+	uiGoroutine.Lock()
+	event()
+	uiGoroutine.Unlock()
+	synctest.Wait()
+}
+
+// startCashier shows a cashier screen in a 1366×768 test window, attaches
+// it and starts it for the rest of the test, and lets it settle. Call it
+// inside a synctest bubble. The screen's catalog loads forget their calls.
+func startCashier(t *testing.T, p CashierParams) (*CashierScreen, fyne.Window) {
+	t.Helper()
+	if p.Now == nil {
+		p.Now = func() time.Time { return t0 }
+	}
+	s := NewCashierScreen(p)
+	s.onUI = func(f func()) {
+		uiGoroutine.Lock()
+		defer uiGoroutine.Unlock()
+		f()
+	}
+	w := test.NewTempApp(t).NewWindow("Till")
+	w.SetContent(s.Content())
+	w.Resize(tillSize)
+	s.Attach(w.Canvas())
+	s.Start(t.Context())
+	synctest.Wait()
+	p.Register.(*fakeRegister).Calls()
+	return s, w
+}
+
+// objects lists the visible objects on the canvas, pop-ups first.
+func objects(c fyne.Canvas) []fyne.CanvasObject {
+	var out []fyne.CanvasObject
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		out = append(out, o)
+		switch o := o.(type) {
+		case fyne.Widget:
+			for _, child := range test.WidgetRenderer(o).Objects() {
+				walk(child)
+			}
+		case *fyne.Container:
+			for _, child := range o.Objects {
+				walk(child)
+			}
+		}
+	}
+	overlays := c.Overlays().List()
+	for i := len(overlays) - 1; i >= 0; i-- {
+		walk(overlays[i])
+	}
+	walk(c.Content())
+	return out
+}
+
+// button finds the visible button labelled text, or fails the test.
+func button(t *testing.T, c fyne.Canvas, text string) *widget.Button {
+	t.Helper()
+	for _, o := range objects(c) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			return b
+		}
+	}
+	t.Fatalf("no button %q shown", text)
+	return nil
+}
+
+func hasButton(c fyne.Canvas, text string) bool {
+	for _, o := range objects(c) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			return true
+		}
+	}
+	return false
+}
+
+// shown is every visible text, pop-ups included.
+func shown(c fyne.Canvas) []string {
+	var out []string
+	for _, o := range c.Overlays().List() {
+		out = append(out, uitest.ShownTexts(o)...)
+	}
+	return append(out, uitest.ShownTexts(c.Content())...)
+}
+
+func wantShown(t *testing.T, c fyne.Canvas, texts ...string) {
+	t.Helper()
+	all := shown(c)
+	for _, want := range texts {
+		if !slices.Contains(all, want) {
+			t.Errorf("%q not shown; shown: %q", want, all)
+		}
+	}
+}
+
+func wantNotShown(t *testing.T, c fyne.Canvas, texts ...string) {
+	t.Helper()
+	all := shown(c)
+	for _, no := range texts {
+		if slices.Contains(all, no) {
+			t.Errorf("%q shown, want it gone", no)
+		}
+	}
+}
+
+func wantCalls(t *testing.T, reg *fakeRegister, want ...string) {
+	t.Helper()
+	if got := reg.Calls(); !slices.Equal(got, want) {
+		t.Errorf("calls = %q, want %q", got, want)
+	}
+}
+
+// key types a key where the cashier's keyboard would send it: to the
+// focused widget, or to the canvas when nothing has the focus.
+func key(c fyne.Canvas, name fyne.KeyName) {
+	ev := &fyne.KeyEvent{Name: name}
+	onUI(func() {
+		if f := c.Focused(); f != nil {
+			f.TypedKey(ev)
+		} else {
+			c.OnTypedKey()(ev)
+		}
+	})
+}
+
+// typeIn types text into e as a keyboard or a scanner would, and lets
+// the searches it starts finish.
+func typeIn(e fyne.Focusable, text string) {
+	onUI(func() { test.Type(e, text) })
+}
+
+func tap(b *widget.Button) {
+	onUI(func() { test.Tap(b) })
+}
+
+// cartSale is a sale with two lines, ready to pay.
+func cartSale(v *SaleView, _ *StatusBarView) {
+	*v = SaleView{
+		OrderID: "lane1-01KAQ3D1V9F8C2W7Y5N0M4T6HB", Stage: StageCart,
+		Lines: []LineView{
+			{ID: 1, Name: "Cappuccino", Quantity: 2, UnitPrice: "CHF 4.90", Total: "CHF 9.80"},
+			{ID: 2, Name: "Croissant", Quantity: 1, UnitPrice: "CHF 2.40", Discount: "−10 %", Total: "CHF 2.16"},
+		},
+		Subtotal: "CHF 11.96", Tax: "CHF 0.89", Total: "CHF 11.96",
+		TaxLines: []TaxLineView{{Label: "VAT 8.1 %", Amount: "CHF 0.73"}, {Label: "VAT 2.6 %", Amount: "CHF 0.06"}},
+		CanEdit:  true, CanCharge: true, CanPayCash: true, CanVoid: true,
+		CashDue: "CHF 11.95", Due: "CHF 11.96",
+	}
+}
+
+func cardSale(step CardStep, msg string) func(*SaleView, *StatusBarView) {
+	return func(v *SaleView, st *StatusBarView) {
+		cartSale(v, st)
+		v.Stage, v.CanEdit, v.CanCharge = StageCard, false, false
+		v.Card = CardView{Step: step, Message: msg, Amount: "CHF 11.96"}
+		switch step {
+		case CardCreating, CardPresent, CardReading, CardProcessing:
+			v.CanCancelCard, v.CanPayCash, v.CanVoid = true, false, false
+			st.Reader = ReaderBusy
+		default:
+			v.CanRetryCard = true
+		}
+	}
+}
+
+func TestCashierShowsProductsPerCategory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		_, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		wantShown(t, c, "Espresso", "CHF 3.80", "Hot chocolate")
+		wantNotShown(t, c, "Croissant")
+		tap(button(t, c, "Bakery"))
+		wantCalls(t, reg, "Products[Bakery]")
+		wantShown(t, c, "Croissant", "Pain au chocolat", "CHF 2.80")
+		wantNotShown(t, c, "Espresso")
+	})
+}
+
+func TestCashierTapProductAdds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		s, w := startCashier(t, CashierParams{Register: reg})
+		tap(s.productButtons[1])
+		wantCalls(t, reg, "Add[cap]")
+		if w.Canvas().Focused() != s.scan {
+			t.Errorf("the scan field lost the focus after a tap on a product")
+		}
+		// An error from the app is shown as it is.
+		reg.fail["Add"] = errors.New("the cart is full")
+		tap(s.productButtons[0])
+		wantShown(t, w.Canvas(), "the cart is full")
+	})
+}
+
+func TestCashierSearchFiltersTheGrid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		s, w := startCashier(t, CashierParams{Register: reg})
+		typeIn(s.scan, "choc")
+		wantShown(t, w.Canvas(), "Hot chocolate", "Pain au chocolat")
+		wantNotShown(t, w.Canvas(), "Espresso")
+		if calls := reg.Calls(); calls[len(calls)-1] != "Search[choc]" {
+			t.Errorf("last call %q, want Search[choc]", calls)
+		}
+		// Emptying the field shows the category again.
+		onUI(func() { s.scan.SetText("") })
+		wantShown(t, w.Canvas(), "Espresso")
+	})
+}
+
+func TestCashierScan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		// A USB scanner types the code, then Enter.
+		typeIn(s.scan, "7610000000017")
+		reg.Calls() // the searches while it types
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "Scan[7610000000017]", "Products[Coffee]")
+		if s.scan.Text != "" {
+			t.Errorf("scan field keeps %q after Enter", s.scan.Text)
+		}
+
+		reg.fail["Scan"] = fmt.Errorf("scan 0000: %w", ErrUnknownCode)
+		typeIn(s.scan, "0000")
+		key(c, fyne.KeyReturn)
+		wantShown(t, c, "Unknown code 0000: no product has it.")
+		if s.scan.Text != "" || c.Focused() != s.scan {
+			t.Errorf("after an unknown code: field %q, focus on %T; want empty and focused", s.scan.Text, c.Focused())
+		}
+		// The next good scan clears the message.
+		delete(reg.fail, "Scan")
+		typeIn(s.scan, "7610000000017")
+		key(c, fyne.KeyReturn)
+		wantNotShown(t, c, "Unknown code 0000: no product has it.")
+
+		// A name typed down to one product: Enter adds it.
+		reg.fail["Scan"] = ErrUnknownCode
+		typeIn(s.scan, "croiss")
+		reg.Calls()
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "Scan[croiss]", "Add[cro]", "Products[Coffee]")
+		wantNotShown(t, c, "Unknown code croiss: no product has it.")
+
+		// Escape clears what was typed.
+		typeIn(s.scan, "lat")
+		key(c, fyne.KeyEscape)
+		if s.scan.Text != "" {
+			t.Errorf("Escape left %q in the scan field", s.scan.Text)
+		}
+		wantShown(t, c, "Espresso")
+	})
+}
+
+func TestCashierLineButtons(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		s, w := startCashier(t, CashierParams{Register: reg})
+		wantShown(t, w.Canvas(), "Cappuccino", "2", "CHF 9.80", "Croissant", "−10 %", "CHF 2.16")
+		row := func(i int) []*widget.Button { // −, +, %, remove of line i
+			var bs []*widget.Button
+			for _, o := range test.LaidOutObjects(s.lines.Objects[i]) {
+				if b, ok := o.(*widget.Button); ok && b.Text != s.sale.Lines[i].Name {
+					bs = append(bs, b)
+				}
+			}
+			return bs
+		}
+		tap(row(0)[1])
+		tap(row(0)[0])
+		tap(row(1)[0]) // one croissant, one less: remove it
+		tap(row(1)[3])
+		wantCalls(t, reg, "SetQuantity[1 3]", "SetQuantity[1 1]", "Remove[2]", "Remove[2]")
+
+		// Nothing can change while the card is being collected.
+		reg.set(cardSale(CardPresent, "Present card"))
+		synctest.Wait()
+		for _, b := range row(0) {
+			if !b.Disabled() {
+				t.Errorf("line button enabled during a card payment")
+			}
+		}
+	})
+}
+
+func TestCashierButtonsFollowCanFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		charge, cash, void, disc bool
+	}{
+		{"nothing", false, false, false, false},
+		{"charge only", true, false, false, true},
+		{"cash and void", false, true, true, true},
+		{"all", true, true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				reg := newFakeRegister()
+				reg.set(func(v *SaleView, st *StatusBarView) {
+					cartSale(v, st)
+					v.CanCharge, v.CanPayCash, v.CanVoid, v.CanEdit = tc.charge, tc.cash, tc.void, tc.disc
+				})
+				s, _ := startCashier(t, CashierParams{Register: reg})
+				for _, b := range []struct {
+					b    *widget.Button
+					want bool
+				}{{s.charge, tc.charge}, {s.cash, tc.cash}, {s.void, tc.void}, {s.cartDisc, tc.disc}} {
+					if b.b.Disabled() == b.want {
+						t.Errorf("%q enabled = %v, want %v", b.b.Text, !b.b.Disabled(), b.want)
+					}
+				}
+				tap(s.charge)
+				tap(s.void)
+				var want []string
+				if tc.charge {
+					want = append(want, "ChargeCard")
+				}
+				wantCalls(t, reg, want...) // Void asks first: no call yet
+			})
+		})
+	}
+}
+
+func TestCashierCardSteps(t *testing.T) {
+	for _, tc := range []struct {
+		step    CardStep
+		msg     string
+		texts   []string
+		buttons []string // shown and enabled
+	}{
+		{CardCreating, "Contacting the payment service", []string{"Setting up the card payment…", "CHF 11.96"}, []string{"Cancel card payment (Esc)"}},
+		{CardPresent, "Tap, insert or swipe", []string{"Present card", "CHF 11.96", "Tap, insert or swipe"}, []string{"Cancel card payment (Esc)"}},
+		{CardReading, "Customer is entering the PIN", []string{"Reading the card…", "Customer is entering the PIN"}, []string{"Cancel card payment (Esc)"}},
+		{CardProcessing, "Authorising", []string{"Authorising…"}, []string{"Cancel card payment (Esc)"}},
+		{CardDeclined, "Insufficient funds", []string{"Card declined", "Insufficient funds"}, []string{"Try another card (F5)", "Cash (F6)", "Void (F8)"}},
+		{CardCancelled, "The customer cancelled on the reader", []string{"Card payment cancelled", "The customer cancelled on the reader"}, []string{"Try another card (F5)", "Cash (F6)"}},
+		{CardOffline, "api.stripe.com unreachable", []string{"Offline", "No connection to the payment service — take cash; the sale is kept."}, []string{"Cash (F6)", "Try again (F5)"}},
+		{CardReaderProblem, "The reader was unplugged", []string{"Card reader problem", "The reader was unplugged"}, []string{"Try again (F5)", "Cash (F6)", "Void (F8)"}},
+	} {
+		t.Run(tc.texts[0], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				reg := newFakeRegister()
+				reg.set(cardSale(tc.step, tc.msg))
+				s, w := startCashier(t, CashierParams{Register: reg})
+				c := w.Canvas()
+				wantShown(t, c, tc.texts...)
+				for _, label := range tc.buttons {
+					if b := button(t, c, label); b.Disabled() {
+						t.Errorf("%q disabled", label)
+					}
+				}
+				// The tenders give way to the card panel.
+				if hasButton(c, "Card (F5)") {
+					t.Errorf("the Card button is shown during the card payment")
+				}
+				// Waiting shows progress; a step that waits for the cashier does not.
+				waits := tc.step == CardCreating || tc.step == CardReading || tc.step == CardProcessing
+				if got := s.card.progress.Visible(); got != waits {
+					t.Errorf("progress shown = %v, want %v", got, waits)
+				}
+			})
+		})
+	}
+}
+
+func TestCashierDeclineRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cardSale(CardDeclined, "Insufficient funds"))
+		_, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		tap(button(t, c, "Try another card (F5)"))
+		key(c, fyne.KeyF5)
+		wantCalls(t, reg, "RetryCard", "RetryCard")
+		tap(button(t, c, "Cash (F6)"))
+		wantShown(t, c, "To pay in cash", "CHF 11.95")
+
+		// While collecting, Escape cancels the collection.
+		key(c, fyne.KeyEscape) // closes the cash dialog
+		reg.set(cardSale(CardPresent, "Present card"))
+		synctest.Wait()
+		key(c, fyne.KeyEscape)
+		wantCalls(t, reg, "CancelCard")
+	})
+}
+
+func TestCashierSimulator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cardSale(CardPresent, "Present card"))
+		_, w := startCashier(t, CashierParams{Register: reg, Simulator: fakeSimulator{reg}})
+		c := w.Canvas()
+		tap(button(t, c, "Tap Visa"))
+		tap(button(t, c, "Tap declined card"))
+		tap(button(t, c, "Customer cancels"))
+		wantCalls(t, reg, "PresentCard[Visa]", "PresentCard[declined card]", "CustomerCancel")
+
+		reg.set(cardSale(CardDeclined, "Do not honour"))
+		synctest.Wait()
+		if hasButton(c, "Tap Visa") {
+			t.Errorf("simulator shown while no card is being collected")
+		}
+	})
+}
+
+func TestCashierCashDialog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		reg.change["20"] = "CHF 8.05"
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		key(c, fyne.KeyF6)
+		wantShown(t, c, "To pay in cash", "CHF 11.95")
+		typeIn(c.Focused(), "2")
+		wantShown(t, c, "Not enough")
+		typeIn(c.Focused(), "0")
+		wantShown(t, c, "Change: CHF 8.05")
+		wantCalls(t, reg, "ChangeFor[2]", "ChangeFor[20]")
+
+		reg.fail["PayCash"] = errors.New("cash drawer: the amount is too large")
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "PayCash[20]")
+		wantShown(t, c, "cash drawer: the amount is too large")
+		if s.pop == nil {
+			t.Fatal("the cash dialog closed after a failure")
+		}
+
+		// The card was tapped meanwhile on a store-and-forward reader: the
+		// sale is paid and the dialog goes.
+		reg.set(func(v *SaleView, _ *StatusBarView) { v.CanPayCash = false })
+		synctest.Wait()
+		if s.pop != nil {
+			t.Fatal("the cash dialog stayed open once cash was no longer possible")
+		}
+		reg.set(func(v *SaleView, _ *StatusBarView) { v.CanPayCash = true })
+		synctest.Wait()
+		key(c, fyne.KeyF6)
+
+		delete(reg.fail, "PayCash")
+		tap(button(t, c, "Exact amount"))
+		wantCalls(t, reg, "PayCash[CHF 11.95]")
+		if s.pop != nil {
+			t.Errorf("the cash dialog is still open after paying")
+		}
+		if c.Focused() != s.scan {
+			t.Errorf("focus on %T after paying, want the scan field", c.Focused())
+		}
+	})
+}
+
+func TestCashierDiscountNeedsPIN(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		reg.discount = func(v, pin string) error {
+			switch pin {
+			case "":
+				return fmt.Errorf("discount %s: %w", v, ErrManagerPIN)
+			case "4321":
+				return nil
+			}
+			return fmt.Errorf("%w: 2 tries left", ErrWrongPIN)
+		}
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		tap(s.cartDisc)
+		wantShown(t, c, "Cart discount")
+		wantNotShown(t, c, "Manager PIN")
+		tap(button(t, c, "20%"))
+		wantCalls(t, reg, "SetCartDiscount[20% ]")
+		wantShown(t, c, "Manager PIN", "This discount needs the manager's PIN.")
+
+		typeIn(c.Focused(), "1111")
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "SetCartDiscount[20% 1111]")
+		wantShown(t, c, "wrong manager PIN: 2 tries left")
+
+		typeIn(c.Focused(), "4321")
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "SetCartDiscount[20% 4321]")
+		if s.pop != nil {
+			t.Errorf("discount dialog still open after success")
+		}
+
+		// A line's % button asks for that line.
+		for _, o := range test.LaidOutObjects(s.lines.Objects[1]) {
+			if b, ok := o.(*widget.Button); ok && b.Text == "%" {
+				tap(b)
+			}
+		}
+		wantShown(t, c, "Discount: Croissant")
+		typeIn(c.Focused(), "1.00")
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "SetLineDiscount[2 1.00 ]")
+	})
+}
+
+// doneSale is a sale paid by card, with its receipt.
+func doneSale(v *SaleView, st *StatusBarView) {
+	cartSale(v, st)
+	v.Stage, v.CanEdit, v.CanCharge, v.CanPayCash, v.CanVoid, v.CanNewSale = StageDone, false, false, false, false, true
+	v.Receipt = &ReceiptView{
+		OrderID: v.OrderID, At: time.Date(2026, 11, 23, 8, 3, 0, 0, time.Local),
+		Lines: v.Lines, Subtotal: v.Subtotal, Tax: v.Tax, TaxLines: v.TaxLines, Total: v.Total,
+		Tenders: []TenderView{{Kind: "Card", Amount: "CHF 11.96", Detail: "VISA •••• 4242 (contactless)"}},
+	}
+}
+
+func TestCashierReceipt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(doneSale)
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		wantShown(t, c, "Receipt", "Order lane1-01KAQ3D1V9F8C2W7Y5N0M4T6HB", "2026-11-23 08:03", "2 × Cappuccino",
+			"VAT 8.1 %", "CHF 11.96", "Card", "VISA •••• 4242 (contactless)")
+		tap(s.newSale)
+		key(c, fyne.KeyReturn) // Enter in the empty scan field
+		wantCalls(t, reg, "NewSale", "NewSale")
+
+		// Scanning on the receipt starts the next sale with the item.
+		typeIn(s.scan, "cro")
+		reg.Calls()
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "NewSale", "Scan[cro]", "Products[Coffee]")
+	})
+}
+
+func TestCashierVoidSlip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(func(v *SaleView, st *StatusBarView) {
+			doneSale(v, st)
+			v.Stage, v.Receipt.Voided, v.Receipt.Tenders = StageVoided, true, nil
+		})
+		_, w := startCashier(t, CashierParams{Register: reg})
+		wantShown(t, w.Canvas(), "Void slip — sale cancelled", "2 × Cappuccino")
+		wantNotShown(t, w.Canvas(), "Receipt")
+	})
+}
+
+func TestCashierOnApplied(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		var shown []Stage
+		_, w := startCashier(t, CashierParams{Register: reg, OnApplied: func(v SaleView) { shown = append(shown, v.Stage) }})
+		reg.set(cardSale(CardPresent, "Present card"))
+		synctest.Wait()
+		if len(shown) == 0 || shown[len(shown)-1] != StageCard {
+			t.Errorf("OnApplied saw stages %v, want the card stage last", shown)
+		}
+		// When it is called, the view is on screen.
+		wantShown(t, w.Canvas(), "Present card")
+	})
+}
+
+func TestCashierOfflineHint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		_, w := startCashier(t, CashierParams{Register: reg})
+		hint := "Offline: cash always works; card payments may have to wait."
+		wantNotShown(t, w.Canvas(), hint)
+		reg.set(func(_ *SaleView, st *StatusBarView) { st.Connectivity = ConnOffline })
+		synctest.Wait()
+		wantShown(t, w.Canvas(), hint, "● Offline")
+	})
+}
+
+func TestCashierReceiptsDialog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		var v SaleView
+		doneSale(&v, &StatusBarView{})
+		cash := *v.Receipt
+		cash.OrderID, cash.Tenders, cash.Change = "lane1-OLDER", []TenderView{{Kind: "Cash", Amount: "CHF 11.95", Detail: "given CHF 20.00"}}, "CHF 8.05"
+		reg.receipts = []ReceiptView{*v.Receipt, cash}
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		key(c, fyne.KeyF9)
+		wantCalls(t, reg, "Receipts[20]")
+		wantShown(t, c, "Last receipts", "lane1-OLDER", "VISA •••• 4242 (contactless)")
+		key(c, fyne.KeyEscape)
+		if s.pop != nil {
+			t.Errorf("Escape left the receipts open")
+		}
+	})
+}
+
+func TestCashierShortcuts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+
+		// +, − and Delete act on the selected line: the newest one.
+		typeIn(s.scan, "+")
+		typeIn(s.scan, "-")
+		key(c, fyne.KeyUp)
+		key(c, fyne.KeyDelete)
+		wantCalls(t, reg, "SetQuantity[2 2]", "Remove[2]", "Remove[1]")
+		if s.scan.Text != "" {
+			t.Errorf("+/− typed into the scan field: %q", s.scan.Text)
+		}
+
+		key(c, fyne.KeyF5)
+		wantCalls(t, reg, "ChargeCard")
+		key(c, fyne.KeyF8)
+		wantShown(t, c, "Void this sale?")
+		key(c, fyne.KeyEscape)
+		wantNotShown(t, c, "Void this sale?")
+		key(c, fyne.KeyF8)
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg, "Void")
+
+		key(c, fyne.KeyF1)
+		wantShown(t, c, "Keyboard shortcuts", "F5", "Pay by card; after a decline: try another card")
+		key(c, fyne.KeyEscape)
+
+		// With nothing focused, typing goes to the scan field and F2
+		// brings the focus back.
+		onUI(func() {
+			c.Unfocus()
+			test.TypeOnCanvas(c, "76")
+		})
+		if s.scan.Text != "76" || c.Focused() != s.scan {
+			t.Errorf("typing on the canvas: field %q, focus %T", s.scan.Text, c.Focused())
+		}
+		onUI(c.Unfocus)
+		key(c, fyne.KeyF2)
+		if c.Focused() != s.scan {
+			t.Errorf("F2 did not focus the scan field")
+		}
+	})
+}
