@@ -81,6 +81,7 @@ storebench:
 ## sale (cart, card, decline, receipt, then offline) and saves each screen
 ## in docs/screenshots/.
 screenshots: deps-test
+	$(call apt_ensure,imagemagick)
 	$(GO) build -o $(TMPDIR_TILL)/till .
 	mkdir -p /tmp/till-xdg && chmod 700 /tmp/till-xdg
 	rm -rf $(TMPDIR_TILL)/shots && mkdir -p $(TMPDIR_TILL)/shots

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fyne.io/fyne/v2/lang"
 	"strconv"
 	"strings"
 	"sync"
@@ -442,7 +443,7 @@ func (r *Register) startCardLocked() {
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &cardRun{cancel: cancel, done: make(chan struct{})}
 	r.run = run
-	r.card = ui.CardView{Step: ui.CardCreating, Message: "Setting up the payment…"}
+	r.card = ui.CardView{Step: ui.CardCreating, Message: lang.L("Setting up the payment…")}
 	id := r.id
 	go func() {
 		defer close(run.done)
@@ -486,15 +487,15 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 			return true
 		}
 		if t.drainer.State() == drain.Offline {
-			r.setStep(ui.CardOffline, "No connection to the payment service. Take cash, or wait: the card payment carries on when the connection returns.")
+			r.setStep(ui.CardOffline, lang.L("The card payment carries on by itself when the connection returns."))
 		} else {
-			r.setStep(ui.CardCreating, "Setting up the payment…")
+			r.setStep(ui.CardCreating, lang.L("Setting up the payment…"))
 		}
 		return false
 	})
 	switch {
 	case ctx.Err() != nil:
-		return ui.CardCancelled, "Card payment cancelled."
+		return ui.CardCancelled, lang.L("Card payment cancelled.")
 	case err != nil:
 		return ui.CardReaderProblem, err.Error()
 	case o.Status() != order.StatusTendering:
@@ -502,19 +503,19 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 	}
 	// 2. The reader collects a card (readerActivity follows it); the card
 	// is handed to the API and its confirmation enqueued.
-	r.setStep(ui.CardCreating, "Starting the card reader…")
+	r.setStep(ui.CardCreating, lang.L("Starting the card reader…"))
 	if _, err := t.CollectCard(ctx, id); err != nil {
 		return cardProblem(err)
 	}
 
 	// 3. The outbox confirms it: approved (the order completes) or declined.
-	r.setStep(ui.CardProcessing, "Authorising…")
+	r.setStep(ui.CardProcessing, lang.L("Authorising…"))
 	o, err = t.WaitOrder(ctx, id, func(o *order.Order) bool { settled, _ := CardOutcome(o); return settled })
 	switch {
 	case ctx.Err() != nil:
 		// The confirmation is in the outbox and carries on; the cashier
 		// only stopped watching.
-		return ui.CardProcessing, "Authorising…"
+		return ui.CardProcessing, lang.L("Authorising…")
 	case err != nil:
 		return ui.CardReaderProblem, err.Error()
 	}
@@ -529,22 +530,22 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 func cardProblem(err error) (ui.CardStep, string) {
 	switch {
 	case errors.Is(err, reader.ErrCustomerCancelled):
-		return ui.CardCancelled, "The customer cancelled on the reader."
+		return ui.CardCancelled, lang.L("The customer cancelled on the reader.")
 	case errors.Is(err, reader.ErrCollectCanceled), errors.Is(err, context.Canceled):
-		return ui.CardCancelled, "Card payment cancelled."
+		return ui.CardCancelled, lang.L("Card payment cancelled.")
 	case errors.Is(err, reader.ErrCollectTimeout):
-		return ui.CardCancelled, "No card was presented in time."
+		return ui.CardCancelled, lang.L("No card was presented in time.")
 	case errors.Is(err, reader.ErrProcessWindow):
-		return ui.CardCancelled, "The card could not be processed in time; present it again."
+		return ui.CardCancelled, lang.L("The card could not be processed in time; present it again.")
 	case errors.Is(err, reader.ErrNotConnected), errors.Is(err, reader.ErrDisconnected),
 		errors.Is(err, reader.ErrNoResponse), errors.Is(err, reader.ErrNoReader):
-		return ui.CardReaderProblem, "The card reader is not connected. Check its cable, then try again. (" + err.Error() + ")"
+		return ui.CardReaderProblem, lang.L("The card reader is not connected. Check its cable, then try again.") + " (" + err.Error() + ")"
 	case api.ClassOf(err) == api.Transient || api.ClassOf(err) == api.Indeterminate:
-		return ui.CardOffline, "The payment service did not answer. Try again, or take cash."
+		return ui.CardOffline, lang.L("The payment service did not answer. Try again, or take cash.")
 	}
 	var de *reader.DeviceError
 	if errors.As(err, &de) {
-		return ui.CardReaderProblem, "The card reader reported a problem: " + de.Error()
+		return ui.CardReaderProblem, lang.L("The card reader reported a problem:") + " " + de.Error()
 	}
 	return ui.CardReaderProblem, err.Error()
 }
@@ -552,19 +553,19 @@ func cardProblem(err error) (ui.CardStep, string) {
 // declineMessage is what the cashier reads after a decline.
 func declineMessage(d *order.Decline) string {
 	reason := map[string]string{
-		"insufficient_funds": "insufficient funds",
-		"expired_card":       "the card has expired",
-		"processing_error":   "a processing error; the same card may work on a second try",
-		"generic_decline":    "declined by the bank",
-		"card_declined":      "declined by the bank",
-		"incorrect_pin":      "wrong PIN",
-		"lost_card":          "the card is reported lost",
-		"stolen_card":        "the card is reported stolen",
+		"insufficient_funds": lang.L("insufficient funds"),
+		"expired_card":       lang.L("the card has expired"),
+		"processing_error":   lang.L("a processing error; the same card may work on a second try"),
+		"generic_decline":    lang.L("declined by the bank"),
+		"card_declined":      lang.L("declined by the bank"),
+		"incorrect_pin":      lang.L("wrong PIN"),
+		"lost_card":          lang.L("the card is reported lost"),
+		"stolen_card":        lang.L("the card is reported stolen"),
 	}[d.Code]
 	if reason == "" {
 		reason = d.Code
 	}
-	return "Card declined: " + reason + ". Try another card, or take cash."
+	return lang.L("Card declined: {{.Reason}}. Try another card, or take cash.", map[string]any{"Reason": reason})
 }
 
 // PayCash implements ui.Register. A card payment that is not authorised is

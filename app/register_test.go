@@ -277,7 +277,7 @@ func TestRegisterOfflineAtCharge(t *testing.T) {
 	ringUp(t, r)
 	mustDo(t, "charge", r.ChargeCard())
 	v := waitSale(t, ctx, r, "offline", stepIs(ui.CardOffline))
-	if !v.CanPayCash || !strings.Contains(v.Card.Message, "No connection") {
+	if !v.CanPayCash || !strings.Contains(v.Card.Message, "when the connection returns") {
 		t.Fatalf("offline at charge: %+v", v)
 	}
 	mustDo(t, "cash", r.PayCash("100"))

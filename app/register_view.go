@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"fyne.io/fyne/v2/lang"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func (r *Register) Sale() ui.SaleView {
 		v.Card.Amount = v.Due
 		processing := r.cardProcessing(o)
 		if processing {
-			v.Card = ui.CardView{Step: ui.CardProcessing, Message: "Authorising…", Amount: v.Due}
+			v.Card = ui.CardView{Step: ui.CardProcessing, Message: lang.L("Authorising…"), Amount: v.Due}
 		}
 		collecting := running && (card.Step == ui.CardPresent || card.Step == ui.CardReading)
 		v.CanCancelCard = collecting || running && card.Step == ui.CardCreating
@@ -107,7 +108,7 @@ func (r *Register) fillTotals(o *order.Order, subtotal, cartDiscount, tax, total
 		*cartDiscount = "−" + r.format(ts.CartDiscount)
 	}
 	for _, rt := range ts.ByRate {
-		*lines = append(*lines, ui.TaxLineView{Label: "VAT " + trimBP(int64(rt.Rate)) + " %", Amount: r.format(rt.Tax)})
+		*lines = append(*lines, ui.TaxLineView{Label: lang.L("VAT {{.Rate}} %", map[string]any{"Rate": trimBP(int64(rt.Rate))}), Amount: r.format(rt.Tax)})
 	}
 }
 
@@ -121,7 +122,7 @@ func (r *Register) receipt(o *order.Order) *ui.ReceiptView {
 	for _, t := range o.Tenders() {
 		switch {
 		case t.Kind == order.TenderCash && t.Cash != nil:
-			v.Tenders = append(v.Tenders, ui.TenderView{Kind: "Cash", Amount: r.format(t.Amount), Detail: "given " + r.format(t.Cash.Given)})
+			v.Tenders = append(v.Tenders, ui.TenderView{Kind: lang.L("Cash"), Amount: r.format(t.Amount), Detail: lang.L("given {{.Amount}}", map[string]any{"Amount": r.format(t.Cash.Given)})})
 			if t.Cash.Change.Amount != 0 {
 				v.Change = r.format(t.Cash.Change)
 			}
@@ -131,13 +132,13 @@ func (r *Register) receipt(o *order.Order) *ui.ReceiptView {
 				detail += " •••• " + t.Payment.Last4
 			}
 			if t.Payment.Offline {
-				detail += " (offline, to be forwarded)"
+				detail += " (" + lang.L("offline, to be forwarded") + ")"
 			}
-			v.Tenders = append(v.Tenders, ui.TenderView{Kind: "Card", Amount: r.format(t.Amount), Detail: strings.TrimSpace(detail)})
+			v.Tenders = append(v.Tenders, ui.TenderView{Kind: lang.L("Card"), Amount: r.format(t.Amount), Detail: strings.TrimSpace(detail)})
 		}
 	}
 	if rounding := o.CashRounding(); rounding.Amount != 0 {
-		v.Tenders = append(v.Tenders, ui.TenderView{Kind: "Cash rounding", Amount: r.format(rounding)})
+		v.Tenders = append(v.Tenders, ui.TenderView{Kind: lang.L("Cash rounding"), Amount: r.format(rounding)})
 	}
 	return v
 }
@@ -203,13 +204,13 @@ func (r *Register) readerActivity(ev reader.Event) {
 	step := ui.CardReading
 	switch ev.Kind {
 	case reader.EventWaitingForCard:
-		step, msg = ui.CardPresent, "Ask the customer to present a card"
+		step, msg = ui.CardPresent, lang.L("Ask the customer to present a card")
 	case reader.EventCardPresented:
-		msg = "Reading the card…"
+		msg = lang.L("Reading the card…")
 	case reader.EventPINEntry:
-		msg = "The customer is entering their PIN…"
+		msg = lang.L("The customer is entering their PIN…")
 		if ev.Done {
-			msg = "Reading the card…"
+			msg = lang.L("Reading the card…")
 		}
 	default:
 		return

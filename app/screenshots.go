@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -74,7 +75,7 @@ func (r *runner) tour(dir string, applied <-chan ui.SaleView) error {
 	}
 	tour := []shot{
 		{name: "empty", want: func(v ui.SaleView) bool { return v.Stage == ui.StageCart && len(v.Lines) == 0 }},
-		{name: "cart", do: scan("7610335001202", "HOT-CAP", "HOT-CAP", "PAS-CRO"),
+		{name: "cart", do: scan("7610335001202", "HOT-CAP", "HOT-CAP", "PAS-GIP"),
 			want: func(v ui.SaleView) bool { return len(v.Lines) == 3 }},
 		{name: "waiting-for-card", do: func(_ *Till, reg *Register) error { return reg.ChargeCard() },
 			want: step(ui.CardPresent)},
@@ -104,7 +105,7 @@ func (r *runner) tour(dir string, applied <-chan ui.SaleView) error {
 	fyne.DoAndWait(func() { r.showTill(offline) })
 	return r.takeShot(ctx, dir, shot{name: "offline",
 		do: func(_ *Till, reg *Register) error {
-			if err := scan("HOT-ESP", "PAS-CRO")(nil, reg); err != nil {
+			if err := scan("HOT-ESP", "PAS-GIP")(nil, reg); err != nil {
 				return err
 			}
 			return reg.ChargeCard()
@@ -123,17 +124,32 @@ func (r *runner) takeShot(ctx context.Context, dir string, s shot, applied <-cha
 		return fmt.Errorf("screenshot %s: %w", s.name, err)
 	}
 	time.Sleep(screenshotSettle)
+	path := filepath.Join(dir, s.name+".png")
+	if err := r.capture(path); err != nil {
+		return fmt.Errorf("screenshot %s: %w", s.name, err)
+	}
+	r.log.Info("screenshot", "file", path)
+	return nil
+}
+
+// capture saves what the display shows. Under Xvfb the window's own
+// Capture reads an OpenGL front buffer that Mesa leaves black, so the X
+// server's picture is taken with ImageMagick's import (make screenshots
+// installs it) when it is there; the canvas capture is the fallback.
+func (r *runner) capture(path string) error {
+	if imp, err := exec.LookPath("import"); err == nil {
+		if out, err := exec.Command(imp, "-window", "root", path).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", imp, err, out)
+		}
+		return nil
+	}
 	var img image.Image
 	fyne.DoAndWait(func() { img = r.win.Canvas().Capture() })
-	f, err := os.Create(filepath.Join(dir, s.name+".png"))
+	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("screenshot %s: %w", s.name, err)
+		return err
 	}
-	if err := errors.Join(png.Encode(f, img), f.Close()); err != nil {
-		return fmt.Errorf("screenshot %s: %w", s.name, err)
-	}
-	r.log.Info("screenshot", "file", f.Name())
-	return nil
+	return errors.Join(png.Encode(f, img), f.Close())
 }
 
 // waitApplied waits until the screen has shown a sale that satisfies want.

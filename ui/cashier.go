@@ -32,6 +32,11 @@ type CashierParams struct {
 	// e.g. for a screenshot tour to know what is on screen. It must not
 	// block.
 	OnApplied func(SaleView)
+	// Do runs the screen's widget updates on the UI goroutine; fyne.Do
+	// when nil. Fyne's test driver runs fyne.Do at once on the calling
+	// goroutine, so tests that tap while the screen updates pass a Do that
+	// takes turns with their taps.
+	Do func(func())
 }
 
 // CashierScreen is the till's main screen: the product grid and the
@@ -60,6 +65,7 @@ type CashierScreen struct {
 	// handled.
 	onUI func(func())
 
+	running sync.WaitGroup // the worker and refresh goroutines, after Start
 	changed chan struct{}
 	results chan func()
 	wake    chan struct{}
@@ -122,7 +128,10 @@ func NewCashierScreen(p CashierParams) *CashierScreen {
 	if p.Every <= 0 {
 		p.Every = 5 * time.Second
 	}
-	s := &CashierScreen{p: p, onUI: fyne.Do,
+	if p.Do == nil {
+		p.Do = fyne.Do
+	}
+	s := &CashierScreen{p: p, onUI: p.Do,
 		changed: make(chan struct{}, 1), results: make(chan func()), wake: make(chan struct{}, 1),
 		root:   container.NewStack(),
 		status: StatusBarView{Connectivity: ConnUnknown, Reader: ReaderConnecting}, // until the first read
@@ -158,6 +167,10 @@ func (s *CashierScreen) Attach(c fyne.Canvas) {
 	s.focusScan()
 }
 
+// Wait returns once the goroutines Start began have ended, after its
+// context is done.
+func (s *CashierScreen) Wait() { s.running.Wait() }
+
 // Changed asks the screen to read the sale and the status bar again. It
 // never blocks and may be called from any goroutine; bursts coalesce.
 func (s *CashierScreen) Changed() {
@@ -186,8 +199,8 @@ func (s *CashierScreen) Start(ctx context.Context) {
 		return func() { s.catalogLoaded(cats, prods, cards) }
 	})
 	s.Changed()
-	go s.work(ctx)
-	go s.refresh(ctx)
+	s.running.Go(func() { s.work(ctx) })
+	s.running.Go(func() { s.refresh(ctx) })
 }
 
 // do queues a job for the worker. A job runs off the UI goroutine and

@@ -23,10 +23,17 @@ import (
 // sourceKeys are the literal texts the package's code passes to lang.L.
 func sourceKeys(t *testing.T) []string {
 	t.Helper()
+	// The catalogs carry the screens' texts and the app's messages for
+	// them (package app formats card progress, declines and receipts).
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	appFiles, err := filepath.Glob("../app/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, appFiles...)
 	keys := map[string]bool{}
 	fset := token.NewFileSet()
 	for _, name := range files {
