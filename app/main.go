@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -8,11 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"github.com/tillpos/till/app/manager"
 	"github.com/tillpos/till/assets"
 	"github.com/tillpos/till/queue"
 	"github.com/tillpos/till/ui"
@@ -30,6 +33,7 @@ type flags struct {
 	version     bool
 	screenshots string // a directory: tour a sale, save PNGs there, quit
 	firstFrame  bool   // print the time to the first frame and quit
+	setPIN      bool   // read a new manager PIN from stdin into the config
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -40,6 +44,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.db, "db", "", "database file (default: from the config, else the per-user config directory's till/till.db)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.StringVar(&f.screenshots, "screenshots", "", "ring up a demo sale on the embedded default, save screenshots of each step in this directory, and quit")
+	fs.BoolVar(&f.setPIN, "set-manager-pin", false, "read a new manager PIN (4 to 8 digits, twice) from standard input and save its hash in the config file")
 	fs.BoolVar(&f.firstFrame, "first-frame", false, "print how long the first frame took from start, and quit (for the cold-start benchmark)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -52,8 +57,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 }
 
 // Main runs Till with its command-line arguments and returns the process's
-// exit code. getenv supplies the environment (TILL_API_KEY).
-func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// exit code. getenv supplies the environment (TILL_API_KEY); stdin is read
+// only by -set-manager-pin.
+func Main(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	start := time.Now()
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -64,6 +70,13 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	}
 	if f.version {
 		fmt.Fprintf(stdout, "till %s\n", Version)
+		return 0
+	}
+	if f.setPIN {
+		if err := setManagerPIN(f.config, stdin, stdout); err != nil {
+			fmt.Fprintln(stderr, "till:", err)
+			return 1
+		}
 		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
@@ -274,4 +287,49 @@ func (r *runner) stop() {
 			r.log.Error("close till", "err", err)
 		}
 	}
+}
+
+// setManagerPIN reads a new manager PIN twice (one per line) and saves its
+// slow hash in the config file; the PIN itself is never stored.
+func setManagerPIN(cfgPath string, stdin io.Reader, stdout io.Writer) error {
+	if cfgPath == "" {
+		p, err := DefaultConfigPath()
+		if err != nil {
+			return err
+		}
+		cfgPath = p
+	}
+	cfg, err := LoadConfig(cfgPath, func(string) string { return "" })
+	if err != nil {
+		return err
+	}
+	in := bufio.NewScanner(stdin)
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(stdout, prompt)
+		if !in.Scan() {
+			return "", fmt.Errorf("set manager PIN: no PIN given: %w", errors.Join(in.Err(), io.ErrUnexpectedEOF))
+		}
+		return strings.TrimSpace(in.Text()), nil
+	}
+	pin, err := read("New manager PIN (4 to 8 digits): ")
+	if err != nil {
+		return err
+	}
+	again, err := read("The same PIN again: ")
+	if err != nil {
+		return err
+	}
+	if pin != again {
+		return errors.New("set manager PIN: the two PINs differ; nothing changed")
+	}
+	hash, err := manager.HashPIN(pin)
+	if err != nil {
+		return fmt.Errorf("set manager PIN: %w", err)
+	}
+	cfg.ManagerPINHash = hash
+	if err := SaveConfig(cfgPath, cfg); err != nil {
+		return fmt.Errorf("set manager PIN: %w", err)
+	}
+	fmt.Fprintf(stdout, "Manager PIN saved in %s.\n", cfgPath)
+	return nil
 }

@@ -15,21 +15,23 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/tillpos/till/app/manager"
+
 	"github.com/tillpos/till/ui/uitest"
 )
 
 func TestVersionFlag(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := Main([]string{"-version"}, os.Getenv, &out, &errOut); code != 0 {
+	if code := Main([]string{"-version"}, os.Getenv, strings.NewReader(""), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	if got := out.String(); got != "till "+Version+"\n" {
 		t.Errorf("-version printed %q", got)
 	}
-	if code := Main([]string{"-nonsense"}, os.Getenv, &out, &errOut); code != 2 {
+	if code := Main([]string{"-nonsense"}, os.Getenv, strings.NewReader(""), &out, &errOut); code != 2 {
 		t.Errorf("unknown flag: exit %d, want 2", code)
 	}
-	if code := Main([]string{"stray"}, os.Getenv, &out, &errOut); code != 2 {
+	if code := Main([]string{"stray"}, os.Getenv, strings.NewReader(""), &out, &errOut); code != 2 {
 		t.Errorf("stray argument: exit %d, want 2", code)
 	}
 }
@@ -89,4 +91,41 @@ func TestCorruptDatabaseRecovery(t *testing.T) {
 			t.Errorf("moved to %s, want a name stamped with the clock", moved[0])
 		}
 	})
+}
+
+func TestSetManagerPIN(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	for _, tc := range []struct {
+		name, input, wantErr string
+	}{
+		{name: "differ", input: "1357\n1358\n", wantErr: "differ"},
+		{name: "too short", input: "12\n12\n", wantErr: "4 to 8"},
+		{name: "no input", input: "", wantErr: "no PIN"},
+		{name: "ok", input: "1357\n1357\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main([]string{"-set-manager-pin", "-config", cfgPath}, os.Getenv, strings.NewReader(tc.input), &out, &errOut)
+			if tc.wantErr != "" {
+				if code == 0 || !strings.Contains(errOut.String(), tc.wantErr) {
+					t.Fatalf("exit %d, stderr %q; want an error with %q", code, errOut.String(), tc.wantErr)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut.String())
+			}
+		})
+	}
+	cfg, err := LoadConfig(cfgPath, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(cfgPath)
+	if ok, err := manager.Verify(cfg.ManagerPINHash, "1357"); !ok || err != nil || bytes.Contains(raw, []byte("1357")) {
+		t.Fatalf("saved hash verifies: %v, %v; file holds the PIN in clear: %v", ok, err, bytes.Contains(raw, []byte("1357")))
+	}
+	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config file mode: %v, %v", fi.Mode(), err)
+	}
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"fyne.io/fyne/v2/lang"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"fyne.io/fyne/v2/lang"
 
 	"github.com/tillpos/till/app/catalog"
 	"github.com/tillpos/till/app/money"

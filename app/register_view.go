@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"fyne.io/fyne/v2/lang"
 	"strings"
 	"time"
+
+	"fyne.io/fyne/v2/lang"
 
 	"github.com/tillpos/till/app/manager"
 	"github.com/tillpos/till/app/money"
