@@ -394,7 +394,12 @@ func (r *Register) ChargeCard() error {
 	}
 	switch o.Status() {
 	case order.StatusOpen:
-		if _, err := r.t.ChargeCard(o); err != nil {
+		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresPaymentMethod {
+			// Back from a changed cart: the same PaymentIntent, updated.
+			if err := r.t.chargeAgain(o.ID()); err != nil {
+				return err
+			}
+		} else if _, err := r.t.ChargeCard(o); err != nil {
 			return err
 		}
 	case order.StatusTendering: // a card payment exists: collect again
@@ -588,17 +593,16 @@ func (r *Register) PayCash(given string) error {
 		if err != nil {
 			return err
 		}
-		switch o.Status() {
-		case order.StatusOpen:
+		if o.Status().Final() {
+			return ErrSaleFinished
+		}
+		if o.Status() == order.StatusOpen {
 			if err := o.StartTendering(); err != nil {
 				return err
 			}
-		case order.StatusTendering:
-			if err := r.t.dropCard(tx, o); err != nil {
-				return err
-			}
-		default:
-			return ErrSaleFinished
+		}
+		if err := r.t.dropCard(tx, o); err != nil {
+			return err
 		}
 		if _, err := o.AddCash(g, r.t.cash); err != nil {
 			return err
@@ -655,6 +659,12 @@ func (r *Register) Void() error {
 		}
 		if o.Status().Final() {
 			return ErrSaleFinished
+		}
+		if _, ok := CurrentCard(o); ok && o.Status() == order.StatusOpen {
+			// Back from a changed cart with a card payment waiting.
+			if err := o.StartTendering(); err != nil {
+				return err
+			}
 		}
 		if o.Status() == order.StatusTendering {
 			if err := r.t.dropCard(tx, o); err != nil {
@@ -732,6 +742,48 @@ func hasQueued(es []queue.Entry, op queue.Op) bool {
 		}
 	}
 	return false
+}
+
+// BackToCart implements ui.Register: after a decline or a cancellation
+// the cashier changes the cart; the next Card updates the same
+// PaymentIntent to the new amount and collects again (SPEC §2.1).
+func (r *Register) BackToCart() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.id == "" {
+		return fmt.Errorf("back to cart: %w", ErrEmptyCart)
+	}
+	r.stopCardLocked()
+	err := r.t.store.Update(func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, r.id, r.t.now)
+		if err != nil {
+			return err
+		}
+		if o.Status() != order.StatusTendering {
+			return fmt.Errorf("the sale is %s", o.Status())
+		}
+		es, err := tx.OrderEntries(o.ID())
+		if err != nil {
+			return err
+		}
+		switch c, ok := CurrentCard(o); {
+		case hasQueued(es, queue.OpConfirm) || ok && c.Payment.Status == order.PaymentRequiresConfirmation:
+			return ErrCardInProgress
+		case !ok && hasQueued(es, queue.OpCreate):
+			return errors.New("the card payment is still being set up with the payment service: wait for it, or void the sale")
+		}
+		if err := o.BackToCart(); err != nil {
+			return err
+		}
+		return putOrder(tx, o)
+	})
+	if err != nil {
+		return fmt.Errorf("back to cart: %w", err)
+	}
+	r.card = ui.CardView{}
+	r.kickDisplay()
+	r.t.notify()
+	return nil
 }
 
 // NewSale implements ui.Register: after a receipt, the next customer.

@@ -327,3 +327,59 @@ func TestRegisterResumesAfterRestart(t *testing.T) {
 		t.Fatalf("after restart: %+v, want %+v", got, want)
 	}
 }
+
+// TestRegisterCartChangeAfterDecline: after a decline the customer puts
+// something back. The same PaymentIntent is updated to the new amount and
+// collects again (SPEC §2.1): one PaymentIntent, captured for the new total.
+func TestRegisterCartChangeAfterDecline(t *testing.T) {
+	lt := openLiveTill(t, nil)
+	ctx := testCtx(t)
+	r := openRegister(t, lt)
+	ringUp(t, r)
+	mustDo(t, "charge", r.ChargeCard())
+	tapWhenAsked(t, ctx, lt, r, "charge_declined")
+	v := waitSale(t, ctx, r, "declined", stepIs(ui.CardDeclined))
+	if !v.CanBackToCart {
+		t.Fatalf("after a decline the cart cannot change: %+v", v)
+	}
+	mustDo(t, "back to cart", r.BackToCart())
+	v = r.Sale()
+	if v.Stage != ui.StageCart || !v.CanEdit || !v.CanCharge {
+		t.Fatalf("back in the cart: %+v", v)
+	}
+	mustDo(t, "put the espresso back", r.Remove(v.Lines[1].ID))
+	mustDo(t, "charge again", r.ChargeCard())
+	tapWhenAsked(t, ctx, lt, r, "visa")
+	v = waitSale(t, ctx, r, "paid", stageIs(ui.StageDone))
+	o, err := lt.Order(v.OrderID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Totals().Total.Amount != 700 {
+		t.Fatalf("total after putting the espresso back: %v", o.Totals().Total)
+	}
+	lt.waitIdle(t, ctx)
+	lt.assertPaid(t, ctx, o) // one PaymentIntent, captured for CHF 7.00
+}
+
+// TestRegisterBackToCartThenCash: a card payment waiting for a card is
+// cancelled when the changed cart is paid in cash.
+func TestRegisterBackToCartThenCash(t *testing.T) {
+	lt := openLiveTill(t, nil)
+	ctx := testCtx(t)
+	r := openRegister(t, lt)
+	ringUp(t, r)
+	mustDo(t, "charge", r.ChargeCard())
+	waitSale(t, ctx, r, "present card", stepIs(ui.CardPresent))
+	mustDo(t, "cancel", r.CancelCard())
+	mustDo(t, "back to cart", r.BackToCart())
+	mustDo(t, "cash", r.PayCash("20"))
+	v := r.Sale()
+	if v.Stage != ui.StageDone {
+		t.Fatalf("after cash: %+v", v)
+	}
+	lt.waitIdle(t, ctx)
+	if pis := lt.intentsFor(t, ctx, v.OrderID); len(pis) != 1 || pis[0].Status != stripe.PaymentIntentStatusCanceled {
+		t.Fatalf("the card payment left behind: %+v", pis)
+	}
+}

@@ -55,6 +55,8 @@ func (r *Register) Sale() ui.SaleView {
 		v.CanCancelCard = collecting || running && card.Step == ui.CardCreating
 		v.CanRetryCard = !running && !processing
 		v.CanPayCash, v.CanVoid = !processing, !processing
+		_, created := CurrentCard(o)
+		v.CanBackToCart = !running && !processing && created
 	case order.StatusCompleted:
 		v.Stage = ui.StageDone
 		v.Receipt, v.CanNewSale = r.receipt(o), true

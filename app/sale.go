@@ -79,6 +79,50 @@ func (t *Till) ChargeCard(o *order.Order) (queue.Entry, error) {
 	return e, nil
 }
 
+// chargeAgain charges the order's waiting card payment again after the
+// cart changed (SPEC §2.1: update the PaymentIntent, collect again): in one
+// transaction the order goes back to tendering and, when the amount due
+// changed, the card tender takes the new amount and the PaymentIntent's
+// update is enqueued — ahead of the confirmation the next card will
+// enqueue, since an order's entries run in order.
+func (t *Till) chargeAgain(id string) error {
+	err := t.store.Update(func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, id, t.now)
+		if err != nil {
+			return err
+		}
+		c, ok := CurrentCard(o)
+		if !ok || c.Payment.Status != order.PaymentRequiresPaymentMethod {
+			return fmt.Errorf("the order has no card payment waiting for a card: %w", ErrNotReady)
+		}
+		if err := o.StartTendering(); err != nil {
+			return err
+		}
+		due := o.Remaining()
+		if c.Amount == due {
+			return putOrder(tx, o)
+		}
+		if err := o.SetPaymentAmount(c.ID, due); err != nil {
+			return err
+		}
+		amount, err := due.StripeAmount()
+		if err != nil {
+			return err
+		}
+		form := api.Encode(&stripe.PaymentIntentUpdateParams{Amount: stripe.Int64(amount)})
+		if err := putOrder(tx, o); err != nil {
+			return err
+		}
+		_, err = tx.Enqueue(queue.NewEntry{OrderID: id, Op: queue.OpUpdate,
+			Payload: encodePayload(opPayload{PaymentIntent: c.Payment.PaymentIntentID, Form: string(form)})})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("charge card again for order %s: %w", id, err)
+	}
+	return nil
+}
+
 // refuseSecondCard keeps a second charge (a double tap, a stale copy of
 // the order) from creating a second PaymentIntent: the stored order must
 // not be closed, hold a card in play, or have a creation still queued.

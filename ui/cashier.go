@@ -685,6 +685,13 @@ func (s *CashierScreen) retryCard() {
 	}
 }
 
+// backToCart reopens the cart after a declined or cancelled card.
+func (s *CashierScreen) backToCart() {
+	if s.sale.CanBackToCart {
+		s.act(s.p.Register.BackToCart)
+	}
+}
+
 func (s *CashierScreen) cancelCard() {
 	if s.sale.CanCancelCard {
 		s.act(s.p.Register.CancelCard)

@@ -18,6 +18,7 @@ type cardPanel struct {
 	message, banner             *widget.Label
 	progress                    *widget.ProgressBarInfinite
 	cancel, retry, cash, void   *widget.Button
+	editCart                    *widget.Button
 	collecting, ended, simCards *fyne.Container
 	sim                         *fyne.Container
 }
@@ -45,8 +46,11 @@ func newCardPanel(s *CashierScreen) *cardPanel {
 	c.retry = bigButton(lang.L("Try another card")+" (F5)", theme.ViewRefreshIcon(), widget.HighImportance, s.retryCard)
 	c.cash = bigButton(lang.L("Cash")+" (F6)", nil, widget.HighImportance, s.openCash)
 	c.void = bigButton(lang.L("Void")+" (F8)", theme.DeleteIcon(), widget.DangerImportance, s.confirmVoid)
+	c.editCart = bigButton(lang.L("Change the cart"), theme.DocumentCreateIcon(), widget.MediumImportance, s.backToCart)
 	c.collecting = container.NewGridWithColumns(1, tall(64, c.cancel))
-	c.ended = container.NewGridWithColumns(3, tall(72, c.retry), tall(72, c.cash), tall(72, c.void))
+	c.ended = container.NewVBox(
+		container.NewGridWithColumns(3, tall(72, c.retry), tall(72, c.cash), tall(72, c.void)),
+		tall(56, c.editCart))
 	c.simCards = container.NewGridWithColumns(2)
 	c.sim = container.NewVBox(widget.NewSeparator(),
 		widget.NewLabelWithStyle(lang.L("Simulated reader: play the customer"), fyne.TextAlignLeading, fyne.TextStyle{Italic: true}),
@@ -124,6 +128,7 @@ func (c *cardPanel) show(sale SaleView) bool {
 	setEnabled(c.retry, sale.CanRetryCard)
 	setEnabled(c.cash, sale.CanPayCash)
 	setEnabled(c.void, sale.CanVoid)
+	moved = setVisible(c.editCart, sale.CanBackToCart) || moved
 	moved = setVisible(c.sim, c.s.p.Simulator != nil && collecting) || moved
 	if moved {
 		c.box.Refresh()

@@ -138,6 +138,7 @@ func (f *fakeRegister) CancelCard() error      { return f.record("CancelCard") }
 func (f *fakeRegister) RetryCard() error       { return f.record("RetryCard") }
 func (f *fakeRegister) PayCash(g string) error { return f.record("PayCash", g) }
 func (f *fakeRegister) Void() error            { return f.record("Void") }
+func (f *fakeRegister) BackToCart() error      { return f.record("BackToCart") }
 func (f *fakeRegister) NewSale() error         { return f.record("NewSale") }
 func (f *fakeRegister) Receipts(n int) []ReceiptView {
 	_ = f.record("Receipts", n)
@@ -545,6 +546,22 @@ func TestCashierCardSteps(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestCashierDeclineChangeCart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cardSale(CardDeclined, "Insufficient funds"))
+		_, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		if hasButton(c, "Change the cart") {
+			t.Fatal("Change the cart offered while the sale does not allow it")
+		}
+		reg.set(func(v *SaleView, _ *StatusBarView) { v.CanBackToCart = true })
+		synctest.Wait()
+		tap(button(t, c, "Change the cart"))
+		wantCalls(t, reg, "BackToCart")
+	})
 }
 
 func TestCashierDeclineRetry(t *testing.T) {

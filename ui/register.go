@@ -65,6 +65,10 @@ type SaleView struct {
 
 	// What the cashier may do now: the screen enables exactly these.
 	CanEdit, CanCharge, CanPayCash, CanCancelCard, CanRetryCard, CanVoid, CanNewSale bool
+	// CanBackToCart: the card payment waits for a card (after a decline
+	// or a cancellation) and the cart may still change; the next Card
+	// then asks for the new amount on the same payment.
+	CanBackToCart bool
 
 	// Card is the card payment's progress, in StageCard.
 	Card CardView
@@ -195,10 +199,14 @@ type Register interface {
 	// decline or a cancellation.
 	RetryCard() error
 	// PayCash settles what is due in cash; given is what the cashier
-	// typed. A card payment not yet authorised is cancelled with it.
+	// typed, and SaleView.CashDue itself means the exact amount. A card
+	// payment not yet authorised is cancelled with it.
 	PayCash(given string) error
 	// ChangeFor previews the change for given ("" when not enough).
 	ChangeFor(given string) (string, error)
+	// BackToCart reopens the cart of a sale whose card payment waits for
+	// a card, so the cashier can change it before charging again.
+	BackToCart() error
 	// Void cancels the current sale (and its card payment, if any).
 	Void() error
 	// NewSale starts the next sale after a receipt.

@@ -538,6 +538,34 @@ func (o *Order) SetPaymentStatus(tenderID int, status PaymentStatus, brand, last
 	return nil
 }
 
+// SetPaymentAmount changes what a card or wallet tender asks for, after
+// the cart changed: its PaymentIntent is updated to match before a card is
+// collected again (SPEC §2.1). Only a payment still waiting for a payment
+// method can change, and the new amount must fit what remains due.
+func (o *Order) SetPaymentAmount(tenderID int, amount money.Money) error {
+	op := fmt.Sprintf("change tender %d amount", tenderID)
+	if err := o.tendering(op); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	switch {
+	case i < 0 || o.tenders[i].Payment == nil:
+		return o.errf(op, ErrNoSuchTender)
+	case o.tenders[i].Payment.Status != PaymentRequiresPaymentMethod:
+		return o.errf(op, fmt.Errorf("its payment is %s: %w", o.tenders[i].Payment.Status, ErrInvalidTransition))
+	case amount.Currency != o.config.Currency:
+		return o.errf(op, fmt.Errorf("%v in an order in %s: %w", amount, o.config.Currency, money.ErrCurrencyMismatch))
+	case amount.Amount <= 0:
+		return o.errf(op, fmt.Errorf("amount %v: %w", amount, ErrInvalidTender))
+	case amount.Amount > o.Remaining().Amount:
+		return o.errf(op, fmt.Errorf("%v with %v remaining: %w", amount, o.Remaining(), ErrOverpaid))
+	}
+	t := o.tenders[i].clone()
+	t.Amount = amount
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
 // RecordDecline notes that an attempt on the tender's PaymentIntent was
 // declined: the PaymentIntent is back in requires_payment_method, ready for
 // another card on the same PaymentIntent, and the decline says why.

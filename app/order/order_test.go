@@ -261,6 +261,54 @@ func TestBackToCart(t *testing.T) {
 	}
 }
 
+// TestSetPaymentAmount: the cart changes after a card payment was set up;
+// the waiting payment follows it, and nothing else may change amount.
+func TestSetPaymentAmount(t *testing.T) {
+	o, _ := newOrder(t)
+	_, err := o.AddProduct(espresso, 1)
+	must(t, err)
+	_, err = o.AddProduct(cake, 1)
+	must(t, err)
+	must(t, o.StartTendering())
+	card, err := o.AddPayment(TenderCard, chf(963), Payment{PaymentIntentID: "pi_1", Status: PaymentRequiresPaymentMethod})
+	must(t, err)
+	must(t, o.BackToCart())
+	cakeLine := o.Lines()[1].ID
+	must(t, o.RemoveLine(cakeLine))
+	if err := o.SetPaymentAmount(card.ID, chf(420)); !errors.Is(err, ErrInvalidTransition) {
+		t.Fatalf("changing a payment of an open order: %v", err)
+	}
+	must(t, o.StartTendering())
+	for _, tc := range []struct {
+		name   string
+		tender int
+		amount money.Money
+		want   error
+	}{
+		{"more than due", card.ID, chf(963), ErrOverpaid},
+		{"zero", card.ID, chf(0), ErrInvalidTender},
+		{"other currency", card.ID, money.New(420, money.EUR), money.ErrCurrencyMismatch},
+		{"no such tender", 99, chf(420), ErrNoSuchTender},
+	} {
+		if err := o.SetPaymentAmount(tc.tender, tc.amount); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	must(t, o.SetPaymentAmount(card.ID, chf(420)))
+	if got := o.Tenders()[0].Amount; got != chf(420) {
+		t.Fatalf("card tender asks for %v, want CHF 4.20", got)
+	}
+	must(t, o.SetPaymentStatus(card.ID, PaymentRequiresConfirmation, "visa", "4242"))
+	if err := o.SetPaymentAmount(card.ID, chf(400)); !errors.Is(err, ErrInvalidTransition) {
+		t.Fatalf("changing a payment being confirmed: %v", err)
+	}
+	b, err := o.Marshal()
+	must(t, err)
+	if _, err := Unmarshal(b, newClock().Now); err != nil {
+		t.Fatalf("the order no longer decodes: %v", err)
+	}
+}
+
 func TestStatusMachine(t *testing.T) {
 	type step struct {
 		name string
