@@ -144,7 +144,17 @@ func (r *runner) openTill() (*opened, error) {
 	if r.flags.db != "" {
 		cfg.Database = r.flags.db
 	}
-	t, err := Open(Params{Config: cfg, Now: r.now, Logger: r.log})
+	op, err := openWithRegister(Params{Config: cfg, Now: r.now, Logger: r.log})
+	if err != nil {
+		return nil, err
+	}
+	op.cfgPath = cfgPath
+	return op, nil
+}
+
+// openWithRegister opens a till and its register.
+func openWithRegister(p Params) (*opened, error) {
+	t, err := Open(p)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +163,7 @@ func (r *runner) openTill() (*opened, error) {
 		t.Close()
 		return nil, err
 	}
-	return &opened{till: t, reg: reg, cfgPath: cfgPath}, nil
+	return &opened{till: t, reg: reg}, nil
 }
 
 // opened is an open till with its register.

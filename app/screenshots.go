@@ -176,15 +176,11 @@ func (r *runner) openOfflineTill() (*opened, error) {
 	cfg := DefaultConfig()
 	cfg.Database = filepath.Join(dir, "till.db")
 	cfg.API = APIConfig{BaseURL: "http://127.0.0.1:9", Key: "sk_test_offline_screenshot"}
-	t, err := Open(Params{Config: cfg, Now: r.now, Logger: slog.New(slog.DiscardHandler),
+	op, err := openWithRegister(Params{Config: cfg, Now: r.now, Logger: slog.New(slog.DiscardHandler),
 		DrainBackoff: func(int) time.Duration { return time.Second }})
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	reg, err := t.NewRegister()
-	if err != nil {
-		t.Close()
-		return nil, err
-	}
-	return &opened{till: t, reg: reg, tempDir: dir}, nil
+	op.tempDir = dir
+	return op, nil
 }

@@ -810,16 +810,7 @@ func (s *CashierScreen) showTotals() {
 		objs = append(objs, widget.NewLabel(label), widget.NewLabelWithStyle(value, fyne.TextAlignTrailing, fyne.TextStyle{}))
 	}
 	if len(sale.Lines) > 0 {
-		add(lang.L("Subtotal"), sale.Subtotal)
-		if sale.CartDiscount != "" {
-			add(lang.L("Discount"), sale.CartDiscount)
-		}
-		for _, t := range sale.TaxLines {
-			add(t.Label, t.Amount)
-		}
-		if len(sale.TaxLines) == 0 && sale.Tax != "" {
-			add(lang.L("Tax"), sale.Tax)
-		}
+		sumRows(sale.Subtotal, sale.CartDiscount, sale.Tax, sale.TaxLines, add)
 	}
 	s.totals.Objects = objs
 	s.cart.Refresh() // lays out the totals' new rows: a parent's layout does not follow its children
@@ -905,4 +896,19 @@ func (e *hookEntry) TypedRune(r rune) {
 		return
 	}
 	e.Entry.TypedRune(r)
+}
+
+// sumRows lists the rows between a cart's lines and its total — subtotal,
+// cart discount, tax by rate — as the cart and the receipt both show them.
+func sumRows(subtotal, cartDiscount, tax string, taxLines []TaxLineView, add func(label, value string)) {
+	add(lang.L("Subtotal"), subtotal)
+	if cartDiscount != "" {
+		add(lang.L("Discount"), cartDiscount)
+	}
+	for _, t := range taxLines {
+		add(t.Label, t.Amount)
+	}
+	if len(taxLines) == 0 && tax != "" {
+		add(lang.L("Tax"), tax)
+	}
 }

@@ -44,16 +44,7 @@ func receiptBody(r *ReceiptView) fyne.CanvasObject {
 		sums.Add(widget.NewLabel(label))
 		sums.Add(widget.NewLabelWithStyle(value, fyne.TextAlignTrailing, fyne.TextStyle{}))
 	}
-	add(lang.L("Subtotal"), r.Subtotal)
-	if r.CartDiscount != "" {
-		add(lang.L("Discount"), r.CartDiscount)
-	}
-	for _, t := range r.TaxLines {
-		add(t.Label, t.Amount)
-	}
-	if len(r.TaxLines) == 0 && r.Tax != "" {
-		add(lang.L("Tax"), r.Tax)
-	}
+	sumRows(r.Subtotal, r.CartDiscount, r.Tax, r.TaxLines, add)
 	total := canvas.NewText(r.Total, theme.Color(theme.ColorNameForeground))
 	total.TextSize = 28
 	total.TextStyle.Bold = true
