@@ -13,6 +13,15 @@
 // causes in one store transaction, so a crash can never leave an order
 // without its outbox entries or entries without their order.
 //
+// The Register is the cashier's side of a Till and implements the cashier
+// screen's ui.Register: the current sale (kept in the store from its first
+// line, so a restart resumes it), the card payment on the reader (one
+// worker goroutine per attempt: wait for the outbox to create the
+// PaymentIntent, collect, wait for the outbox to confirm), cash, voids, the
+// manager's PIN for large discounts, and the reader's customer display.
+// The card reader is built from Config.Reader: the built-in simulator, a
+// USB reader, or the standalone simulator over TCP.
+//
 // # Caveats
 //
 // The API key lives only in Config.API.Key, a Secret that prints as a
