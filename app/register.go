@@ -382,6 +382,9 @@ func (r *Register) overThreshold(d order.Discount, base money.Money) bool {
 func (r *Register) ChargeCard() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ended {
+		return fmt.Errorf("charge card: %w", ErrClosed)
+	}
 	if r.id == "" {
 		return fmt.Errorf("charge card: %w", ErrEmptyCart)
 	}
@@ -414,6 +417,9 @@ func (r *Register) ChargeCard() error {
 func (r *Register) RetryCard() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ended {
+		return fmt.Errorf("retry card: %w", ErrClosed)
+	}
 	if r.run != nil {
 		return fmt.Errorf("retry card: %w", ErrCardInProgress)
 	}
@@ -484,6 +490,13 @@ func (r *Register) setStep(step ui.CardStep, msg string) {
 // the order (the executor does, with its capture), which Sale shows.
 func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string) {
 	t := r.t
+	// 0. A card already being authorised (a resumed sale): its outcome
+	// first, as for a card collected here.
+	if o, err := t.Order(id); err == nil {
+		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresConfirmation {
+			return r.cardResult(ctx, id)
+		}
+	}
 	// 1. The PaymentIntent exists and waits for a card.
 	o, err := t.WaitOrder(ctx, id, func(o *order.Order) bool {
 		if o.Status() != order.StatusTendering {
@@ -514,9 +527,14 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 		return cardProblem(err)
 	}
 
-	// 3. The outbox confirms it: approved (the order completes) or declined.
+	return r.cardResult(ctx, id)
+}
+
+// cardResult is step 3 of cardFlow: the outbox confirms the card, approved
+// (the order completes) or declined.
+func (r *Register) cardResult(ctx context.Context, id string) (ui.CardStep, string) {
 	r.setStep(ui.CardProcessing, lang.L("Authorising…"))
-	o, err = t.WaitOrder(ctx, id, func(o *order.Order) bool { settled, _ := CardOutcome(o); return settled })
+	o, err := r.t.WaitOrder(ctx, id, func(o *order.Order) bool { settled, _ := CardOutcome(o); return settled })
 	switch {
 	case ctx.Err() != nil:
 		// The confirmation is in the outbox and carries on; the cashier
@@ -584,8 +602,20 @@ func (r *Register) PayCash(given string) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ended {
+		return fmt.Errorf("pay cash: %w", ErrClosed)
+	}
 	if r.id == "" {
 		return fmt.Errorf("pay cash: %w", ErrEmptyCart)
+	}
+	// A refused payment changes nothing: check the cash covers what is
+	// due before the card collection is stopped.
+	o, err := r.t.Order(r.id)
+	if err != nil {
+		return fmt.Errorf("pay cash: %w", err)
+	}
+	if due, err := o.CashDue(r.t.cash); err == nil && g.Amount < due.Amount {
+		return fmt.Errorf("pay cash: %v given, %v due: %w", g, due, order.ErrUnderpaid)
 	}
 	r.stopCardLocked()
 	err = r.t.store.Update(func(tx *queue.Tx) error {
@@ -690,10 +720,9 @@ func (r *Register) stopCardLocked() {
 	if run == nil {
 		return
 	}
-	r.run = nil
 	run.cancel()
 	r.mu.Unlock()
-	<-run.done
+	<-run.done // its epilogue clears r.run
 	r.mu.Lock()
 }
 
@@ -706,16 +735,31 @@ func (t *Till) dropCard(tx *queue.Tx, o *order.Order) error {
 	if err != nil {
 		return err
 	}
+	var deadConfirms []uint64
 	for _, e := range es {
-		if e.Op == queue.OpConfirm && e.State != queue.StateDead {
+		if e.Op != queue.OpConfirm {
+			continue
+		}
+		if e.State != queue.StateDead {
 			return ErrCardInProgress
+		}
+		deadConfirms = append(deadConfirms, e.Seq)
+	}
+	// A confirmation the API refused for good is given up with its card:
+	// discarded, so the cancel below is not blocked behind it and a
+	// requeue can never authorise a card the sale no longer uses.
+	for _, seq := range deadConfirms {
+		if err := tx.DiscardDead(seq, "the sale was settled without this card"); err != nil {
+			return err
 		}
 	}
 	pi := ""
 	if c, ok := CurrentCard(o); ok {
 		switch c.Payment.Status {
 		case order.PaymentRequiresConfirmation:
-			return ErrCardInProgress
+			if len(deadConfirms) == 0 {
+				return ErrCardInProgress
+			}
 		case order.PaymentRequiresPaymentMethod:
 		default:
 			if c.Payment.Status.Secured() {

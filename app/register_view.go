@@ -47,16 +47,22 @@ func (r *Register) Sale() ui.SaleView {
 		v.Stage = ui.StageCard
 		v.Card = card
 		v.Card.Amount = v.Due
-		processing := r.cardProcessing(o)
-		if processing {
+		processing, refused := r.cardProcessing(o)
+		switch _, decline := CardOutcome(o); {
+		case processing:
 			v.Card = ui.CardView{Step: ui.CardProcessing, Message: lang.L("Authorising…"), Amount: v.Due}
+		case refused:
+			v.Card = ui.CardView{Step: ui.CardReaderProblem, Message: lang.L("The payment service refused this card payment. Take cash or void the sale; the manager sees why."), Amount: v.Due}
+		case !running && decline != nil && card.Step == ui.CardProcessing:
+			// The worker stopped watching before the answer came.
+			v.Card = ui.CardView{Step: ui.CardDeclined, Message: declineMessage(decline), Amount: v.Due}
 		}
-		collecting := running && (card.Step == ui.CardPresent || card.Step == ui.CardReading)
+		collecting := running && !processing && (card.Step == ui.CardPresent || card.Step == ui.CardReading)
 		v.CanCancelCard = collecting || running && card.Step == ui.CardCreating
-		v.CanRetryCard = !running && !processing
+		v.CanRetryCard = !running && !processing && !refused
 		v.CanPayCash, v.CanVoid = !processing, !processing
 		_, created := CurrentCard(o)
-		v.CanBackToCart = !running && !processing && created
+		v.CanBackToCart = !running && !processing && !refused && created
 	case order.StatusCompleted:
 		v.Stage = ui.StageDone
 		v.Receipt, v.CanNewSale = r.receipt(o), true
@@ -69,9 +75,24 @@ func (r *Register) Sale() ui.SaleView {
 
 // cardProcessing says whether the order's card is being authorised: its
 // confirmation is queued, so no other tender may be taken until it ends.
-func (r *Register) cardProcessing(o *order.Order) bool {
+//
+// refused is true instead when its only confirmation is a dead letter:
+// the API refused it for good, and the sale may be settled otherwise.
+func (r *Register) cardProcessing(o *order.Order) (processing, refused bool) {
 	c, ok := CurrentCard(o)
-	return ok && c.Payment.Status == order.PaymentRequiresConfirmation
+	if !ok || c.Payment.Status != order.PaymentRequiresConfirmation {
+		return false, false
+	}
+	processing = true
+	err := r.t.store.View(func(tx *queue.Tx) error {
+		es, err := tx.OrderEntries(o.ID())
+		processing = err != nil || hasQueued(es, queue.OpConfirm)
+		return err
+	})
+	if err != nil {
+		r.t.log.Warn("read the order's outbox", "order", o.ID(), "err", err)
+	}
+	return processing, !processing
 }
 
 func (r *Register) lineViews(o *order.Order) []ui.LineView {
