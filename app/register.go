@@ -76,6 +76,9 @@ func (t *Till) NewRegister() (*Register, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	t.setReaderActivity(r.readerActivity)
+	// The outbox settles sales too (an approval the worker no longer
+	// watched): every store change may change what the customer sees.
+	t.Subscribe(r.kickDisplay)
 	go r.displayLoop(ctx)
 	r.kickDisplay()
 	if id != "" {

@@ -82,15 +82,14 @@ func currentPI(t *testing.T, lt *liveTill, id string) string {
 	return c.Payment.PaymentIntentID
 }
 
-// TestRegisterDeadConfirmationStrandsTheSale: the API refuses a card's
+// TestRegisterDeadConfirmationLeavesAWayOut: the API refuses a card's
 // confirmation for good (a 400; the PaymentIntent stays in
 // requires_confirmation, so nothing was authorised). The outbox
-// dead-letters it without writing anything on the order, whose card stays
-// requires_confirmation forever: the screen says "Authorising…" with every
-// action disabled, Void and Cash answer ErrCardInProgress, NewSale refuses
-// an unfinished sale, and NewRegister resumes it at every start. The lane
-// is bricked until someone edits the database.
-func TestRegisterDeadConfirmationStrandsTheSale(t *testing.T) {
+// dead-letters it and writes nothing on the order, whose card stays
+// requires_confirmation. The sale must not be stuck "authorising": the
+// screen says the payment was refused, and cash or a void settles it,
+// discarding the dead confirmation so nothing can authorise that card later.
+func TestRegisterDeadConfirmationLeavesAWayOut(t *testing.T) {
 	g := newConfirmGate(true)
 	lt := openGatedTill(t, g)
 	ctx := testCtx(t)
@@ -126,9 +125,7 @@ func TestRegisterDeadConfirmationStrandsTheSale(t *testing.T) {
 // TestRegisterDeclineAfterCancelWhileAuthorisingIsShown: the cashier stops
 // watching while the card is being authorised (CancelCard: the
 // confirmation is in the outbox and carries on). The bank then declines
-// it. The screen must say so — it keeps saying "Authorising…" instead,
-// because the worker's last step is kept and nothing re-reads the order's
-// decline once no worker runs.
+// it. The screen must say so, though no worker watches the order any more.
 func TestRegisterDeclineAfterCancelWhileAuthorisingIsShown(t *testing.T) {
 	g := newConfirmGate(false)
 	lt := openGatedTill(t, g)
@@ -159,9 +156,8 @@ func TestRegisterDeclineAfterCancelWhileAuthorisingIsShown(t *testing.T) {
 
 // TestRegisterRefusedCashKeepsTheCardCollection: the customer is at the
 // reader when the cashier types too little cash. PayCash is refused
-// (underpaid) and must change nothing — it cancels the card collection
-// on the reader first, so the customer's tap is lost and the screen says
-// the card payment was cancelled.
+// (underpaid) and must change nothing: the card collection on the reader
+// carries on.
 func TestRegisterRefusedCashKeepsTheCardCollection(t *testing.T) {
 	lt := openLiveTill(t, nil)
 	ctx := testCtx(t)
@@ -179,8 +175,8 @@ func TestRegisterRefusedCashKeepsTheCardCollection(t *testing.T) {
 
 // TestRegisterClosedRegisterStartsNoCardWorker: after Close (the app is
 // quitting; the screen's worker may still run a queued tap), ChargeCard
-// must be refused like every cart change is. It enqueues a PaymentIntent
-// creation and starts a card worker nobody will ever stop or wait for.
+// must be refused like every cart change is: no PaymentIntent creation is
+// enqueued and no card worker starts that nobody would stop or wait for.
 func TestRegisterClosedRegisterStartsNoCardWorker(t *testing.T) {
 	lt := openLiveTill(t, nil)
 	r, err := lt.NewRegister()
@@ -223,12 +219,11 @@ func TestRegisterClosedRegisterStartsNoCardWorker(t *testing.T) {
 }
 
 // TestRegisterResumedAuthorisationShowsItsDecline: the till restarts (here:
-// the register is reopened) while a card is being authorised. The register
-// resumes the sale's card worker, which waits for a card to collect; when
-// the bank's decline arrives it sends the reader straight into another
-// collection, and the cashier is never told the card was declined (SPEC
-// §2.1: a decline shows its reason, then another card on the same
-// PaymentIntent).
+// the register is reopened) while a card is being authorised. The resumed
+// card worker waits for that authorisation's outcome, and a decline is
+// shown with its reason; the reader does not start another collection
+// unasked (SPEC §2.1: a decline shows its reason, then another card on the
+// same PaymentIntent).
 func TestRegisterResumedAuthorisationShowsItsDecline(t *testing.T) {
 	g := newConfirmGate(false)
 	lt := openGatedTill(t, g)
@@ -276,3 +271,4 @@ func TestRegisterResumedAuthorisationShowsItsDecline(t *testing.T) {
 		}
 	}
 }
+
