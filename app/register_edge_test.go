@@ -271,4 +271,3 @@ func TestRegisterResumedAuthorisationShowsItsDecline(t *testing.T) {
 		}
 	}
 }
-
