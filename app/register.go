@@ -629,21 +629,8 @@ func (r *Register) PayCash(given string) error {
 		if o.Status().Final() {
 			return ErrSaleFinished
 		}
-		if o.Status() == order.StatusOpen {
-			if err := o.StartTendering(); err != nil {
-				return err
-			}
-		}
-		if err := r.t.dropCard(tx, o); err != nil {
-			return err
-		}
-		if _, err := o.AddCash(g, r.t.cash); err != nil {
-			return err
-		}
-		if err := o.Complete(); err != nil {
-			return err
-		}
-		return putOrder(tx, o)
+		_, err = r.t.payCash(tx, o, g)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("pay cash: %w", err)

@@ -19,27 +19,47 @@ var ErrEmptyCart = errors.New("the cart is empty")
 // PayCash settles an order in cash and commits it, completed, in one
 // transaction. given is what the customer handed over; the change due is
 // recorded on the tender with the currency's cash rounding applied. Cash
-// moves no money on the server, so nothing is enqueued.
+// moves no money on the server; a card payment on the order that is not
+// authorised is cancelled through the outbox in the same transaction.
 func (t *Till) PayCash(o *order.Order, given money.Money) (order.Tender, error) {
 	if len(o.Lines()) == 0 {
 		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), ErrEmptyCart)
 	}
-	if o.Status() == order.StatusOpen {
-		if err := o.StartTendering(); err != nil {
-			return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
-		}
-	}
-	tender, err := o.AddCash(given, t.cash)
+	var tender order.Tender
+	err := t.store.Update(func(tx *queue.Tx) error {
+		var err error
+		tender, err = t.payCash(tx, o, given)
+		return err
+	})
 	if err != nil {
 		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
 	}
-	if err := o.Complete(); err != nil {
-		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
-	}
-	if err := t.store.Update(func(tx *queue.Tx) error { return putOrder(tx, o) }); err != nil {
-		return order.Tender{}, fmt.Errorf("pay cash for order %s: %w", o.ID(), err)
-	}
 	return tender, nil
+}
+
+// payCash is PayCash inside tx, on o as the caller read it in tx (or a new
+// order): it tenders, gives up an unauthorised card, adds the cash,
+// completes and stores the order.
+func (t *Till) payCash(tx *queue.Tx, o *order.Order, given money.Money) (order.Tender, error) {
+	if o.Status().Final() {
+		return order.Tender{}, fmt.Errorf("the order is %s: %w", o.Status(), order.ErrImmutable)
+	}
+	if o.Status() == order.StatusOpen {
+		if err := o.StartTendering(); err != nil {
+			return order.Tender{}, err
+		}
+	}
+	if err := t.dropCard(tx, o); err != nil {
+		return order.Tender{}, err
+	}
+	tender, err := o.AddCash(given, t.cash)
+	if err != nil {
+		return order.Tender{}, err
+	}
+	if err := o.Complete(); err != nil {
+		return order.Tender{}, err
+	}
+	return tender, putOrder(tx, o)
 }
 
 // ChargeCard starts a card payment for what is still due on an order: the
