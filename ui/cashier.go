@@ -44,19 +44,24 @@ type CashierParams struct {
 // card payment's progress, the receipt after each sale, and the status bar
 // along the bottom.
 //
-// Every call into the Register runs on the screen's worker goroutine, one
-// at a time in the order the cashier asked; its result comes back to the
-// screen's refresh goroutine, which alone updates widgets (through
-// fyne.Do) and then reads Sale and Status again. Buttons are enabled
-// exactly as SaleView's Can flags say.
+// Every call into the Register, the Settings and the CardSimulator runs on
+// the screen's worker goroutine, one at a time in the order the cashier
+// asked, and is followed there by a read of Sale and Status; the result
+// comes back to the screen's refresh goroutine, which alone hands widget
+// updates to the UI goroutine (through fyne.Do). Buttons are enabled
+// exactly as SaleView's Can flags say. Refreshes update the widgets in
+// place; they are rebuilt only when what they show changed.
 //
 // The keyboard (also shown by F1): F1 help, F2 the scan field, Enter adds
 // the typed code (after a receipt: next sale; in a dialog: confirm),
 // + and − change the selected cart line's quantity and Delete removes it
 // (Up and Down select), F5 card (after a decline: try another card), F6
 // cash, F8 void (asks first), F9 the last receipts, Escape closes a dialog
-// or cancels the card collection. The scan field keeps the focus, so a USB
-// barcode scanner (which types the code, then Enter) works at any time.
+// or cancels the card collection. The scan field keeps the focus (taps
+// give it back at once), so a USB barcode scanner (which types the code,
+// then Enter) works at any time. While a dialog is open the screen's keys
+// wait; a code scanned over a dialog without an entry is dropped, and its
+// Enter does not confirm the dialog.
 type CashierScreen struct {
 	p CashierParams
 	// onUI runs a function on the UI goroutine: fyne.Do. Tests wrap it:
@@ -66,12 +71,13 @@ type CashierScreen struct {
 	onUI func(func())
 
 	running sync.WaitGroup // the worker and refresh goroutines, after Start
-	changed chan struct{}
 	results chan func()
 	wake    chan struct{}
+	typed   chan struct{} // the search field changed: search once typing pauses
 	mu      sync.Mutex
 	queue   []func() func() // jobs: each runs off the UI goroutine and returns what to show
-	latest  string          // the search the cashier typed last
+	reading bool            // a read of the sale is queued and not yet begun
+	latest  string          // the search the cashier typed last ("" none)
 
 	// Owned by the UI goroutine from here on.
 	root   *fyne.Container // stable: its content is rebuilt on a language change
@@ -95,6 +101,7 @@ type CashierScreen struct {
 	grid           *fyne.Container
 	productButtons []*widget.Button
 	lines          *fyne.Container
+	rows           []*cartRow // the rows in lines, one per cart line
 	linesScroll    *container.Scroll
 	shownLines     []LineView
 	shownSel       int
@@ -132,7 +139,7 @@ func NewCashierScreen(p CashierParams) *CashierScreen {
 		p.Do = fyne.Do
 	}
 	s := &CashierScreen{p: p, onUI: p.Do,
-		changed: make(chan struct{}, 1), results: make(chan func()), wake: make(chan struct{}, 1),
+		results: make(chan func()), wake: make(chan struct{}, 1), typed: make(chan struct{}, 1),
 		root:   container.NewStack(),
 		status: StatusBarView{Connectivity: ConnUnknown, Reader: ReaderConnecting}, // until the first read
 	}
@@ -157,9 +164,15 @@ func (s *CashierScreen) Attach(c fyne.Canvas) {
 	s.canvas = c
 	c.SetOnTypedKey(func(k *fyne.KeyEvent) { s.key(k.Name) })
 	c.SetOnTypedRune(func(r rune) {
+		if s.pop != nil {
+			// A scan while a dialog waits for Enter: its Enter ends the
+			// code and must not confirm the dialog (see key).
+			s.pop.typed = true
+			return
+		}
 		// Nothing has the focus (a button was tapped): a scanner's or the
 		// cashier's typing goes to the scan field.
-		if s.pop == nil && !s.lineKey(r) {
+		if !s.lineKey(r) {
 			s.focusScan()
 			s.scan.TypedRune(r)
 		}
@@ -172,12 +185,27 @@ func (s *CashierScreen) Attach(c fyne.Canvas) {
 func (s *CashierScreen) Wait() { s.running.Wait() }
 
 // Changed asks the screen to read the sale and the status bar again. It
-// never blocks and may be called from any goroutine; bursts coalesce.
+// never blocks and may be called from any goroutine; bursts coalesce into
+// one read.
 func (s *CashierScreen) Changed() {
-	select {
-	case s.changed <- struct{}{}:
-	default:
+	s.mu.Lock()
+	if s.reading {
+		s.mu.Unlock()
+		return
 	}
+	s.reading = true
+	s.queue = append(s.queue, s.read)
+	s.mu.Unlock()
+	s.poke()
+}
+
+// read is the worker's job for Changed: the worker reads the sale after
+// every job, so this one only lets the next Changed queue another read.
+func (s *CashierScreen) read() func() {
+	s.mu.Lock()
+	s.reading = false
+	s.mu.Unlock()
+	return nil
 }
 
 // Start subscribes to the Register, loads the catalog and keeps the screen
@@ -210,6 +238,10 @@ func (s *CashierScreen) do(job func() func()) {
 	s.mu.Lock()
 	s.queue = append(s.queue, job)
 	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *CashierScreen) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -233,8 +265,16 @@ func (s *CashierScreen) work(ctx context.Context) {
 			s.queue = s.queue[1:]
 			s.mu.Unlock()
 			show := job()
+			// Every job may have changed the sale: read it here, on the
+			// worker, like every other Register call.
+			sale, st, now := s.p.Register.Sale(), s.p.Register.Status(), s.p.Now()
 			select {
-			case s.results <- show:
+			case s.results <- func() {
+				if show != nil {
+					show()
+				}
+				s.apply(sale, st, now)
+			}:
 			case <-ctx.Done():
 				return
 			}
@@ -242,22 +282,46 @@ func (s *CashierScreen) work(ctx context.Context) {
 	}
 }
 
+// searchDelay is how long typing must pause before the grid follows the
+// search field. A barcode scanner types a whole code and Enter faster, so
+// a scan never makes the grid flash through the matches of half a code.
+const searchDelay = 150 * time.Millisecond
+
 func (s *CashierScreen) refresh(ctx context.Context) {
 	tick := time.NewTicker(s.p.Every)
 	defer tick.Stop()
+	pause := time.NewTimer(searchDelay)
+	pause.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			pause.Stop()
 			return
-		case <-s.changed:
 		case <-tick.C:
+			s.Changed() // the status bar's ages move on
+		case <-s.typed:
+			pause.Reset(searchDelay)
+		case <-pause.C:
+			s.do(s.searchJob)
 		case show := <-s.results:
-			if show != nil {
-				s.onUI(show)
-			}
+			s.onUI(show)
 		}
-		sale, st, now := s.p.Register.Sale(), s.p.Register.Status(), s.p.Now()
-		s.onUI(func() { s.apply(sale, st, now) })
+	}
+}
+
+// searchJob runs the search the cashier typed last, if it is still there.
+func (s *CashierScreen) searchJob() func() {
+	s.mu.Lock()
+	q := s.latest
+	s.mu.Unlock()
+	if q == "" {
+		return nil // cleared (a scan ended) before typing paused
+	}
+	prods := s.p.Register.Search(q)
+	return func() {
+		if s.query == q {
+			s.showProducts(prods)
+		}
 	}
 }
 
@@ -283,6 +347,7 @@ func (s *CashierScreen) build() {
 	s.left = container.NewBorder(s.leftTop, nil, nil, nil, s.gridScroll)
 
 	s.lines = container.NewVBox()
+	s.rows = nil
 	s.empty = widget.NewLabelWithStyle(lang.L("Scan or tap a product to start a sale."), fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
 	s.linesScroll = container.NewVScroll(container.NewVBox(s.lines, s.empty))
 	s.totals = container.New(layout.NewFormLayout())
@@ -354,19 +419,34 @@ func (s *CashierScreen) catalogLoaded(cats []string, prods []ProductView, cards 
 	s.card.showSimulator(cards)
 }
 
+// showCategories makes a button per category, once per catalog.
 func (s *CashierScreen) showCategories() {
 	s.catButtons = s.catButtons[:0]
 	objs := make([]fyne.CanvasObject, 0, len(s.cats))
 	for _, c := range s.cats {
 		b := widget.NewButton(c, func() { s.pickCategory(c) })
-		if c == s.cat && s.query == "" {
-			b.Importance = widget.HighImportance
-		}
 		s.catButtons = append(s.catButtons, b)
 		objs = append(objs, tall(56, b))
 	}
 	s.catBar.Objects = objs
+	s.markCategory()
 	s.left.Refresh()
+}
+
+// markCategory highlights the category the grid shows, none during a
+// search. It updates the buttons in place: a scanner types a search on
+// every key.
+func (s *CashierScreen) markCategory() {
+	for i, b := range s.catButtons {
+		imp := widget.MediumImportance
+		if s.cats[i] == s.cat && s.query == "" {
+			imp = widget.HighImportance
+		}
+		if b.Importance != imp {
+			b.Importance = imp
+			b.Refresh()
+		}
+	}
 }
 
 func (s *CashierScreen) pickCategory(c string) {
@@ -374,7 +454,7 @@ func (s *CashierScreen) pickCategory(c string) {
 	if s.scan.Text != "" {
 		s.scan.SetText("") // OnChanged searches "": back here
 	}
-	s.showCategories()
+	s.markCategory()
 	reg := s.p.Register
 	s.do(func() func() {
 		prods := reg.Products(c)
@@ -387,7 +467,13 @@ func (s *CashierScreen) pickCategory(c string) {
 	s.focusScan()
 }
 
+// showProducts fills the grid; it keeps the buttons (and the scroll
+// position) when the products are the ones shown, as after every scan.
 func (s *CashierScreen) showProducts(prods []ProductView) {
+	if len(s.grid.Objects) == len(prods) && slices.Equal(prods, s.shown) {
+		s.enableProducts()
+		return
+	}
 	s.shown = prods
 	s.productButtons = s.productButtons[:0]
 	objs := make([]fyne.CanvasObject, 0, len(prods))
@@ -419,29 +505,18 @@ func (s *CashierScreen) enableProducts() {
 // matches, or the category again when the field is empty.
 func (s *CashierScreen) search(q string) {
 	s.query = q
+	s.mu.Lock()
+	s.latest = q
+	s.mu.Unlock()
 	if q == "" {
 		s.pickCategory(s.cat)
 		return
 	}
-	s.showCategories()
-	s.mu.Lock()
-	s.latest = q
-	s.mu.Unlock()
-	reg := s.p.Register
-	s.do(func() func() {
-		s.mu.Lock()
-		stale := s.latest != q
-		s.mu.Unlock()
-		if stale { // a scanner types fast: search only for what is there now
-			return nil
-		}
-		prods := reg.Search(q)
-		return func() {
-			if s.query == q {
-				s.showProducts(prods)
-			}
-		}
-	})
+	s.markCategory()
+	select { // searched once typing pauses: see searchDelay
+	case s.typed <- struct{}{}:
+	default:
+	}
 }
 
 // submitScan is Enter in the scan field: a scanner ends every code with
@@ -453,11 +528,6 @@ func (s *CashierScreen) submitScan(code string) {
 	s.hideNotice()
 	defer s.scan.SetText("") // after the scan is queued: clearing it shows the category again
 	reg, next := s.p.Register, s.sale.CanNewSale && !s.sale.CanEdit
-	// Enter after typing a name that leaves one product in the grid adds it.
-	only := ""
-	if s.query == code && len(s.shown) == 1 {
-		only = s.shown[0].SKU
-	}
 	s.do(func() func() {
 		var err error
 		if next {
@@ -466,8 +536,11 @@ func (s *CashierScreen) submitScan(code string) {
 		if err == nil {
 			err = reg.Scan(code)
 		}
-		if errors.Is(err, ErrUnknownCode) && only != "" {
-			err = reg.Add(only)
+		// Enter after typing a name that leaves one product adds it.
+		if errors.Is(err, ErrUnknownCode) {
+			if found := reg.Search(code); len(found) == 1 {
+				err = reg.Add(found[0].SKU)
+			}
 		}
 		return func() {
 			switch {
@@ -496,7 +569,12 @@ func (s *CashierScreen) addProduct(sku string) {
 
 // act runs a Register call on the worker and shows its error, if any,
 // under the scan field.
+//
+// The scan field takes the focus back at once: a tap on a button leaves
+// nothing focused (the desktop driver unfocuses on the press), and the
+// next scan must land in the field even while the call runs.
 func (s *CashierScreen) act(call func() error) {
+	s.focusScan()
 	s.do(func() func() {
 		err := call()
 		return func() {
@@ -553,17 +631,27 @@ func (s *CashierScreen) startNewSale() {
 	s.act(s.p.Register.NewSale)
 }
 
-func (s *CashierScreen) setQuantity(id int, qty int64) {
+// changeQuantity adds by (+1 or −1) to a line's quantity; one less of the
+// last one removes the line. The worker counts from the sale as it is when
+// the call runs, not as the screen last showed it: + pressed three times
+// before the screen caught up is three more, not one.
+func (s *CashierScreen) changeQuantity(id int, by int64) {
 	if !s.sale.CanEdit {
 		return
 	}
 	s.sel = id
 	reg := s.p.Register
-	if qty <= 0 {
-		s.act(func() error { return reg.Remove(id) })
-		return
-	}
-	s.act(func() error { return reg.SetQuantity(id, qty) })
+	s.act(func() error {
+		lines := reg.Sale().Lines
+		i := slices.IndexFunc(lines, func(l LineView) bool { return l.ID == id })
+		if i < 0 {
+			return nil // already removed by an earlier key
+		}
+		if qty := lines[i].Quantity + by; qty > 0 {
+			return reg.SetQuantity(id, qty)
+		}
+		return reg.Remove(id)
+	})
 }
 
 func (s *CashierScreen) removeLine(id int) {
@@ -591,9 +679,9 @@ func (s *CashierScreen) lineKey(r rune) bool {
 	}
 	switch r {
 	case '+':
-		s.setQuantity(l.ID, l.Quantity+1)
+		s.changeQuantity(l.ID, 1)
 	case '-', '−':
-		s.setQuantity(l.ID, l.Quantity-1)
+		s.changeQuantity(l.ID, -1)
 	default:
 		return false
 	}
@@ -634,6 +722,8 @@ func (s *CashierScreen) key(k fyne.KeyName) bool {
 		switch {
 		case k == fyne.KeyEscape:
 			s.closePopup()
+		case (k == fyne.KeyReturn || k == fyne.KeyEnter) && p.typed:
+			p.typed = false // the end of a scan, not the cashier's answer
 		case (k == fyne.KeyReturn || k == fyne.KeyEnter) && p.enter != nil:
 			p.enter()
 		default:
@@ -734,7 +824,8 @@ func (s *CashierScreen) apply(sale SaleView, st StatusBarView, now time.Time) {
 	}
 }
 
-// showLines rebuilds the cart lines when they (or the selection) changed.
+// showLines shows the cart lines when they (or the selection) changed. The
+// rows are updated in place; only a line more or less adds or drops one.
 func (s *CashierScreen) showLines(force bool) {
 	lines := s.sale.Lines
 	grew := len(lines) > len(s.shownLines)
@@ -752,11 +843,20 @@ func (s *CashierScreen) showLines(force bool) {
 	if s.shownLines == nil {
 		s.shownLines = []LineView{}
 	}
-	objs := make([]fyne.CanvasObject, 0, len(lines))
-	for _, l := range lines {
-		objs = append(objs, s.lineRow(l))
+	for len(s.rows) < len(lines) {
+		s.rows = append(s.rows, s.newCartRow())
 	}
-	s.lines.Objects = objs
+	s.rows = s.rows[:len(lines)]
+	if len(s.lines.Objects) != len(lines) {
+		objs := make([]fyne.CanvasObject, len(lines))
+		for i, r := range s.rows {
+			objs[i] = r.box
+		}
+		s.lines.Objects = objs
+	}
+	for i, l := range lines {
+		s.rows[i].show(l, l.ID == s.sel, s.sale.CanEdit)
+	}
 	setVisible(s.empty, len(lines) == 0)
 	s.linesScroll.Refresh() // the scrolled content's new size
 	if grew {
@@ -764,63 +864,118 @@ func (s *CashierScreen) showLines(force bool) {
 	}
 }
 
-func (s *CashierScreen) lineRow(l LineView) fyne.CanvasObject {
-	edit := s.sale.CanEdit
-	name := widget.NewButton(l.Name, func() { s.sel = l.ID; s.showLines(true); s.focusScan() })
-	name.Alignment = widget.ButtonAlignLeading
-	name.Importance = widget.LowImportance
-	detail := widget.NewLabel(lang.L("{{.Qty}} × {{.Price}}", map[string]any{"Qty": l.Quantity, "Price": l.UnitPrice}))
-	detail.SizeName = theme.SizeNameCaptionText
-	info := container.NewVBox(name)
-	if l.Discount != "" {
-		tag := widget.NewLabel(l.Discount)
-		tag.Importance = widget.WarningImportance
-		tag.SizeName = theme.SizeNameCaptionText
-		info.Add(container.NewHBox(detail, tag))
-	} else {
-		info.Add(detail)
-	}
-	minus := widget.NewButtonWithIcon("", theme.ContentRemoveIcon(), func() { s.setQuantity(l.ID, l.Quantity-1) })
-	plus := widget.NewButtonWithIcon("", theme.ContentAddIcon(), func() { s.setQuantity(l.ID, l.Quantity+1) })
-	disc := widget.NewButton("%", func() { s.openDiscount(l.ID, l.Name) })
-	remove := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { s.removeLine(l.ID) })
-	remove.Importance = widget.DangerImportance
-	for _, b := range []*widget.Button{minus, plus, disc, remove} {
-		setEnabled(b, edit)
-	}
-	qty := widget.NewLabelWithStyle(strconv.FormatInt(l.Quantity, 10), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
-	total := widget.NewLabelWithStyle(l.Total, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
-	btn := fyne.NewSize(56, 56)
-	controls := container.NewHBox(
-		container.NewGridWrap(btn, minus), container.NewGridWrap(fyne.NewSize(44, 56), qty), container.NewGridWrap(btn, plus),
-		container.NewGridWrap(fyne.NewSize(112, 56), total),
-		container.NewGridWrap(btn, disc), container.NewGridWrap(btn, remove))
-	row := container.NewBorder(nil, nil, nil, controls, info)
-	bg := canvas.NewRectangle(theme.Color(theme.ColorNameBackground))
-	if l.ID == s.sel {
-		bg.FillColor = theme.Color(theme.ColorNameSelection)
-	}
-	return container.NewStack(bg, row)
+// cartRow is one cart line's row: its name (tap to select), quantity and
+// price, the − and + buttons, its total, and its discount and remove
+// buttons. Its buttons act on the line it shows now.
+type cartRow struct {
+	line                      LineView
+	box                       *fyne.Container
+	bg                        *canvas.Rectangle
+	name                      *widget.Button
+	detail, tag, qty, total   *widget.Label
+	minus, plus, disc, remove *widget.Button
 }
 
+func (s *CashierScreen) newCartRow() *cartRow {
+	r := &cartRow{}
+	r.name = widget.NewButton("", func() { s.sel = r.line.ID; s.showLines(true); s.focusScan() })
+	r.name.Alignment = widget.ButtonAlignLeading
+	r.name.Importance = widget.LowImportance
+	r.detail = widget.NewLabel("")
+	r.detail.SizeName = theme.SizeNameCaptionText
+	r.tag = widget.NewLabel("")
+	r.tag.Importance = widget.WarningImportance
+	r.tag.SizeName = theme.SizeNameCaptionText
+	r.minus = widget.NewButtonWithIcon("", theme.ContentRemoveIcon(), func() { s.changeQuantity(r.line.ID, -1) })
+	r.plus = widget.NewButtonWithIcon("", theme.ContentAddIcon(), func() { s.changeQuantity(r.line.ID, 1) })
+	r.disc = widget.NewButton("%", func() { s.openDiscount(r.line.ID, r.line.Name) })
+	r.remove = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { s.removeLine(r.line.ID) })
+	r.remove.Importance = widget.DangerImportance
+	r.qty = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	r.total = widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
+	btn := fyne.NewSize(56, 56)
+	controls := container.NewHBox(
+		container.NewGridWrap(btn, r.minus), container.NewGridWrap(fyne.NewSize(44, 56), r.qty), container.NewGridWrap(btn, r.plus),
+		container.NewGridWrap(fyne.NewSize(112, 56), r.total),
+		container.NewGridWrap(btn, r.disc), container.NewGridWrap(btn, r.remove))
+	info := container.NewVBox(r.name, container.NewHBox(r.detail, r.tag))
+	r.bg = canvas.NewRectangle(theme.Color(theme.ColorNameBackground))
+	r.box = container.NewStack(r.bg, container.NewBorder(nil, nil, nil, controls, info))
+	return r
+}
+
+// show puts line l in the row, selected or not, its buttons enabled when
+// the cart may change.
+func (r *cartRow) show(l LineView, selected, edit bool) {
+	r.line = l
+	if r.name.Text != l.Name {
+		r.name.SetText(l.Name)
+	}
+	setText(r.detail, lang.L("{{.Qty}} × {{.Price}}", map[string]any{"Qty": l.Quantity, "Price": l.UnitPrice}))
+	setText(r.tag, l.Discount)
+	moved := setVisible(r.tag, l.Discount != "")
+	setText(r.qty, strconv.FormatInt(l.Quantity, 10))
+	setText(r.total, l.Total)
+	for _, b := range []*widget.Button{r.minus, r.plus, r.disc, r.remove} {
+		setEnabled(b, edit)
+	}
+	bg := theme.Color(theme.ColorNameBackground)
+	if selected {
+		bg = theme.Color(theme.ColorNameSelection)
+	}
+	if r.bg.FillColor != bg {
+		r.bg.FillColor = bg
+		r.bg.Refresh()
+	}
+	if moved {
+		r.box.Refresh()
+	}
+}
+
+// showTotals shows the rows between the lines and the total, and the
+// total. Its labels are updated in place; rows are made or dropped only
+// when their number changes, so the status bar's ticks do not redraw them.
 func (s *CashierScreen) showTotals() {
 	sale := s.sale
-	var objs []fyne.CanvasObject
-	add := func(label, value string) {
-		objs = append(objs, widget.NewLabel(label), widget.NewLabelWithStyle(value, fyne.TextAlignTrailing, fyne.TextStyle{}))
-	}
+	var rows [][2]string
 	if len(sale.Lines) > 0 {
-		sumRows(sale.Subtotal, sale.CartDiscount, sale.Tax, sale.TaxLines, add)
+		sumRows(sale.Subtotal, sale.CartDiscount, sale.Tax, sale.TaxLines, func(label, value string) {
+			rows = append(rows, [2]string{label, value})
+		})
 	}
-	s.totals.Objects = objs
-	s.cart.Refresh() // lays out the totals' new rows: a parent's layout does not follow its children
-	s.total.Text = sale.Total
-	s.total.Color = theme.Color(theme.ColorNameForeground)
-	s.total.Refresh()
-	s.due.SetText(lang.L("Paid {{.Paid}} · due {{.Due}}", map[string]any{"Paid": sale.Paid, "Due": sale.Due}))
-	if setVisible(s.due, sale.Paid != "") {
-		s.cart.Refresh()
+	moved := false
+	if len(s.totals.Objects) != 2*len(rows) {
+		objs := make([]fyne.CanvasObject, 0, 2*len(rows))
+		for range rows {
+			objs = append(objs, widget.NewLabel(""), widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{}))
+		}
+		s.totals.Objects = objs
+		moved = true
 	}
+	for i, r := range rows {
+		moved = setText(s.totals.Objects[2*i].(*widget.Label), r[0]) || moved
+		moved = setText(s.totals.Objects[2*i+1].(*widget.Label), r[1]) || moved
+	}
+	if fg := theme.Color(theme.ColorNameForeground); s.total.Text != sale.Total || s.total.Color != fg {
+		s.total.Text, s.total.Color = sale.Total, fg
+		s.total.Refresh()
+		moved = true
+	}
+	setText(s.due, lang.L("Paid {{.Paid}} · due {{.Due}}", map[string]any{"Paid": sale.Paid, "Due": sale.Due}))
+	moved = setVisible(s.due, sale.Paid != "") || moved
+	if moved {
+		s.cart.Refresh() // lays out the totals' rows: a parent's layout does not follow its children
+	}
+}
+
+// setText sets l's text when it differs and says whether it did: a
+// label's SetText redraws it even when nothing changed.
+func setText(l *widget.Label, text string) bool {
+	if l.Text == text {
+		return false
+	}
+	l.SetText(text)
+	return true
 }
 
 // tallLayout gives its one object the full width and at least a height.

@@ -108,12 +108,16 @@ func (c *cardPanel) show(sale SaleView) bool {
 	case CardReaderProblem:
 		title, colour = lang.L("Card reader problem"), danger
 	}
-	c.title.Text, c.title.Color = title, colour
-	c.title.Refresh()
+	if c.title.Text != title || c.title.Color != colour {
+		c.title.Text, c.title.Color = title, colour
+		c.title.Refresh()
+	}
 	moved := setVisible(c.banner, v.Step == CardOffline)
-	c.amount.Text = v.Amount
-	c.amount.Refresh()
-	c.message.SetText(v.Message)
+	if c.amount.Text != v.Amount {
+		c.amount.Text = v.Amount
+		c.amount.Refresh()
+	}
+	setText(c.message, v.Message)
 	moved = setVisible(c.message, v.Message != "" && v.Message != title) || moved
 	moved = setVisible(c.progress, busy) || moved
 	if busy {
@@ -121,7 +125,9 @@ func (c *cardPanel) show(sale SaleView) bool {
 	} else {
 		c.progress.Stop()
 	}
-	c.retry.SetText(retry + " (F5)")
+	if retry += " (F5)"; c.retry.Text != retry {
+		c.retry.SetText(retry)
+	}
 	moved = setVisible(c.collecting, collecting) || moved
 	moved = setVisible(c.ended, !collecting) || moved
 	setEnabled(c.cancel, sale.CanCancelCard)

@@ -32,6 +32,14 @@ type fakeRegister struct {
 	discount func(value, pin string) error
 	calls    []string
 	subs     []func()
+	// follow: SetQuantity and Remove change the sale's lines (telling no
+	// one), as the app's would before the screen catches up.
+	follow bool
+	// gate, when set, holds Add until it is closed; adding is true
+	// meanwhile, and overlaps counts the Sale and Status reads made then.
+	gate     chan struct{}
+	adding   bool
+	overlaps int
 }
 
 func newFakeRegister() *fakeRegister {
@@ -109,11 +117,17 @@ func (f *fakeRegister) Search(q string) []ProductView {
 func (f *fakeRegister) Sale() SaleView {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.adding {
+		f.overlaps++
+	}
 	return f.sale
 }
 func (f *fakeRegister) Status() StatusBarView {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.adding {
+		f.overlaps++
+	}
 	return f.status
 }
 func (f *fakeRegister) Subscribe(fn func()) {
@@ -121,10 +135,45 @@ func (f *fakeRegister) Subscribe(fn func()) {
 	defer f.mu.Unlock()
 	f.subs = append(f.subs, fn)
 }
-func (f *fakeRegister) Add(sku string) error              { return f.record("Add", sku) }
-func (f *fakeRegister) Scan(code string) error            { return f.record("Scan", code) }
-func (f *fakeRegister) SetQuantity(id int, q int64) error { return f.record("SetQuantity", id, q) }
-func (f *fakeRegister) Remove(id int) error               { return f.record("Remove", id) }
+func (f *fakeRegister) Add(sku string) error {
+	f.mu.Lock()
+	gate := f.gate
+	f.adding = gate != nil
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+		f.mu.Lock()
+		f.adding = false
+		f.mu.Unlock()
+	}
+	return f.record("Add", sku)
+}
+func (f *fakeRegister) Scan(code string) error { return f.record("Scan", code) }
+func (f *fakeRegister) SetQuantity(id int, q int64) error {
+	f.edit(id, func(l *LineView) bool { l.Quantity = q; return true })
+	return f.record("SetQuantity", id, q)
+}
+func (f *fakeRegister) Remove(id int) error {
+	f.edit(id, func(*LineView) bool { return false })
+	return f.record("Remove", id)
+}
+
+// edit changes line id in follow mode: keep it (true) or drop it. The
+// lines are copied, never changed in place: the screen holds the old ones.
+func (f *fakeRegister) edit(id int, change func(*LineView) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.follow {
+		return
+	}
+	var lines []LineView
+	for _, l := range f.sale.Lines {
+		if l.ID != id || change(&l) {
+			lines = append(lines, l)
+		}
+	}
+	f.sale.Lines = lines
+}
 func (f *fakeRegister) SetLineDiscount(id int, d, pin string) error {
 	_ = f.record("SetLineDiscount", id, d, pin)
 	return f.discount(d, pin)
@@ -310,6 +359,13 @@ func typeIn(e fyne.Focusable, text string) {
 	onUI(func() { test.Type(e, text) })
 }
 
+// pause lets the typing pause long enough for the grid to follow the
+// search field (the bubble's clock moves; no real time passes).
+func pause() {
+	time.Sleep(searchDelay)
+	synctest.Wait()
+}
+
 func tap(b *widget.Button) {
 	onUI(func() { test.Tap(b) })
 }
@@ -379,12 +435,13 @@ func TestCashierSearchFiltersTheGrid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := newFakeRegister()
 		s, w := startCashier(t, CashierParams{Register: reg})
-		typeIn(s.scan, "choc")
+		typeIn(s.scan, "ch")
+		typeIn(s.scan, "oc")
+		wantCalls(t, reg) // still typing
+		pause()
 		wantShown(t, w.Canvas(), "Hot chocolate", "Pain au chocolat")
 		wantNotShown(t, w.Canvas(), "Espresso")
-		if calls := reg.Calls(); calls[len(calls)-1] != "Search[choc]" {
-			t.Errorf("last call %q, want Search[choc]", calls)
-		}
+		wantCalls(t, reg, "Search[choc]") // once, for what is there when typing pauses
 		// Emptying the field shows the category again.
 		onUI(func() { s.scan.SetText("") })
 		wantShown(t, w.Canvas(), "Espresso")
@@ -398,9 +455,9 @@ func TestCashierScan(t *testing.T) {
 		c := w.Canvas()
 		// A USB scanner types the code, then Enter.
 		typeIn(s.scan, "7610000000017")
-		reg.Calls() // the searches while it types
 		key(c, fyne.KeyReturn)
-		wantCalls(t, reg, "Scan[7610000000017]", "Products[Coffee]")
+		pause()
+		wantCalls(t, reg, "Scan[7610000000017]", "Products[Coffee]") // and no search for half a code
 		if s.scan.Text != "" {
 			t.Errorf("scan field keeps %q after Enter", s.scan.Text)
 		}
@@ -423,7 +480,7 @@ func TestCashierScan(t *testing.T) {
 		typeIn(s.scan, "croiss")
 		reg.Calls()
 		key(c, fyne.KeyReturn)
-		wantCalls(t, reg, "Scan[croiss]", "Add[cro]", "Products[Coffee]")
+		wantCalls(t, reg, "Scan[croiss]", "Search[croiss]", "Add[cro]", "Products[Coffee]")
 		wantNotShown(t, c, "Unknown code croiss: no product has it.")
 
 		// Escape clears what was typed.
@@ -833,6 +890,309 @@ func TestCashierShortcuts(t *testing.T) {
 		key(c, fyne.KeyF2)
 		if c.Focused() != s.scan {
 			t.Errorf("F2 did not focus the scan field")
+		}
+	})
+}
+
+// click taps b as the desktop driver does: the press unfocuses whatever
+// had the focus (a button takes none), then the tap. It returns what has
+// the focus right after the tap, before the work the tap started has run.
+func click(c fyne.Canvas, b *widget.Button) (focused fyne.Focusable) {
+	onUI(func() {
+		c.Unfocus()
+		test.Tap(b)
+		focused = c.Focused()
+	})
+	return focused
+}
+
+// lineButtons are the −, +, % and remove buttons of cart line i.
+func lineButtons(s *CashierScreen, i int) []*widget.Button {
+	var bs []*widget.Button
+	for _, o := range test.LaidOutObjects(s.lines.Objects[i]) {
+		if b, ok := o.(*widget.Button); ok && b.Text != s.sale.Lines[i].Name {
+			bs = append(bs, b)
+		}
+	}
+	return bs
+}
+
+// TestCashierTapsGiveFocusBack: after a tap on any product, category,
+// line or tender button, the next scan lands in the scan field at once,
+// not only once the Register has answered; after a dialog closes too.
+func TestCashierTapsGiveFocusBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		s, w := startCashier(t, CashierParams{Register: reg, Simulator: fakeSimulator{reg}})
+		c := w.Canvas()
+		want := func(what string, got fyne.Focusable) {
+			t.Helper()
+			if got != s.scan {
+				t.Errorf("after a tap on %s the focus is on %T, want the scan field", what, got)
+			}
+		}
+		want("a product", click(c, s.productButtons[0]))
+		want("a category", click(c, button(t, c, "Bakery")))
+		for i, what := range []string{"−", "+"} {
+			want("a line's "+what, click(c, lineButtons(s, 0)[i]))
+		}
+		want("a line's remove", click(c, lineButtons(s, 0)[3]))
+		want("Card", click(c, s.charge))
+		wantCalls(t, reg, "Add[esp]", "Products[Bakery]", "SetQuantity[1 1]", "SetQuantity[1 3]", "Remove[1]", "ChargeCard")
+
+		// Dialogs give it back when they close, by key or by button.
+		click(c, s.cartDisc)
+		key(c, fyne.KeyEscape)
+		want("Cart discount, then Escape", c.Focused())
+		click(c, s.void)
+		want("Void, then Keep the sale", click(c, button(t, c, "Keep the sale (Esc)")))
+		click(c, s.cash)
+		want("Cash, then Back", click(c, button(t, c, "Back (Esc)")))
+		click(c, button(t, c, "Help (F1)"))
+		want("Help, then Close", click(c, button(t, c, "Close (Esc)")))
+
+		reg.set(cardSale(CardPresent, "Present card"))
+		synctest.Wait()
+		want("Tap Visa", click(c, button(t, c, "Tap Visa")))
+		want("Cancel card payment", click(c, button(t, c, "Cancel card payment (Esc)")))
+		reg.set(func(v *SaleView, st *StatusBarView) {
+			cardSale(CardDeclined, "Insufficient funds")(v, st)
+			v.CanBackToCart = true
+		})
+		synctest.Wait()
+		want("Try another card", click(c, button(t, c, "Try another card (F5)")))
+		want("Change the cart", click(c, button(t, c, "Change the cart")))
+		reg.set(doneSale)
+		synctest.Wait()
+		want("New sale", click(c, s.newSale))
+		wantCalls(t, reg, "PresentCard[Visa]", "CancelCard", "RetryCard", "BackToCart", "NewSale")
+	})
+}
+
+// TestCashierQuantityCountsFromTheSale: + pressed three times before the
+// screen has shown the first change is three more, and − pressed past
+// the last one removes the line once.
+func TestCashierQuantityCountsFromTheSale(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		reg.follow = true
+		s, _ := startCashier(t, CashierParams{Register: reg})
+		typeIn(s.scan, "+++") // one turn of the UI goroutine: no refresh between the keys
+		wantCalls(t, reg, "SetQuantity[2 2]", "SetQuantity[2 3]", "SetQuantity[2 4]")
+		typeIn(s.scan, "-----")
+		wantCalls(t, reg, "SetQuantity[2 3]", "SetQuantity[2 2]", "SetQuantity[2 1]", "Remove[2]")
+		if len(s.sale.Lines) != 1 {
+			t.Errorf("the screen shows %d lines, want 1", len(s.sale.Lines))
+		}
+	})
+}
+
+// TestCashierEnterTwiceActsOnce: a second Enter (or a scanner's) while a
+// dialog's request runs does not send it again.
+func TestCashierEnterTwiceActsOnce(t *testing.T) {
+	enterTwice := func(c fyne.Canvas) {
+		onUI(func() {
+			f := c.Focused()
+			f.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+			f.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+		})
+	}
+	t.Run("cash", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			reg := newFakeRegister()
+			reg.set(cartSale)
+			reg.fail["PayCash"] = errors.New("cash drawer jammed")
+			_, w := startCashier(t, CashierParams{Register: reg})
+			c := w.Canvas()
+			key(c, fyne.KeyF6)
+			typeIn(c.Focused(), "20")
+			reg.Calls()
+			enterTwice(c)
+			wantCalls(t, reg, "PayCash[20]")
+			// Once it has answered, Enter tries again.
+			key(c, fyne.KeyReturn)
+			wantCalls(t, reg, "PayCash[20]")
+		})
+	})
+	t.Run("discount", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			reg := newFakeRegister()
+			reg.set(cartSale)
+			reg.discount = func(string, string) error { return errors.New("no discounts today") }
+			s, w := startCashier(t, CashierParams{Register: reg})
+			c := w.Canvas()
+			tap(s.cartDisc)
+			typeIn(c.Focused(), "5%")
+			enterTwice(c)
+			wantCalls(t, reg, "SetCartDiscount[5% ]")
+		})
+	})
+	t.Run("settings", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			reg := newFakeRegister()
+			set := &fakeSettings{lang: "en"}
+			s, w := startCashier(t, CashierParams{Register: reg, Settings: set})
+			c := w.Canvas()
+			tap(button(t, c, "Settings"))
+			typeIn(c.Focused(), "1111")
+			enterTwice(c)
+			wantShown(t, c, "wrong manager PIN: 2 tries left")
+			if set.tries != 1 {
+				t.Errorf("SetLanguage called %d times, want 1", set.tries)
+			}
+			if s.pop == nil {
+				t.Errorf("the settings closed after a wrong PIN")
+			}
+		})
+	})
+}
+
+// TestCashierScanDoesNotConfirm: a barcode scanned while "Void this
+// sale?" is open ends with Enter; that Enter does not void the sale.
+func TestCashierScanDoesNotConfirm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		key(c, fyne.KeyF8)
+		onUI(func() { test.TypeOnCanvas(c, "7610000000017") })
+		key(c, fyne.KeyReturn)
+		wantCalls(t, reg)
+		if s.pop == nil {
+			t.Fatal("the scanner's Enter closed the void dialog")
+		}
+		if s.scan.Text != "" {
+			t.Errorf("the scan went to the field behind the dialog: %q", s.scan.Text)
+		}
+		key(c, fyne.KeyReturn) // the cashier's own Enter
+		wantCalls(t, reg, "Void")
+	})
+}
+
+// TestCashierDialogEscapeWithFocus: Escape closes the receipts and the
+// settings also after the cashier tapped their list or language choice,
+// which then has the focus.
+func TestCashierDialogEscapeWithFocus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		var v SaleView
+		doneSale(&v, &StatusBarView{})
+		reg.receipts = []ReceiptView{*v.Receipt}
+		s, w := startCashier(t, CashierParams{Register: reg, Settings: &fakeSettings{lang: "en"}})
+		c := w.Canvas()
+		focusIn := func(what string) { // as a tap on it does
+			t.Helper()
+			var f fyne.Focusable
+			onUI(func() {
+				for _, o := range objects(c) {
+					switch o.(type) {
+					case *dialogList, *dialogSelect:
+						f = o.(fyne.Focusable)
+						c.Focus(f)
+						return
+					}
+				}
+			})
+			if f == nil {
+				t.Fatalf("no %s in the dialog", what)
+			}
+		}
+		key(c, fyne.KeyF9)
+		focusIn("receipt list")
+		key(c, fyne.KeyEscape)
+		if s.pop != nil || c.Focused() != s.scan {
+			t.Errorf("Escape in the receipt list: dialog open %v, focus on %T", s.pop != nil, c.Focused())
+		}
+		tap(button(t, c, "Settings"))
+		focusIn("language choice")
+		key(c, fyne.KeyEscape)
+		if s.pop != nil || c.Focused() != s.scan {
+			t.Errorf("Escape in the language choice: dialog open %v, focus on %T", s.pop != nil, c.Focused())
+		}
+	})
+}
+
+// TestCashierRefreshKeepsWidgets: refreshes, searches and scans update the
+// widgets in place instead of building them again (which flickers and,
+// with a scanner typing, costs a rebuild per key).
+func TestCashierRefreshKeepsWidgets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		s, w := startCashier(t, CashierParams{Register: reg})
+		c := w.Canvas()
+		cat, prod, line := s.catButtons[0], s.productButtons[0], s.lines.Objects[0]
+		totals := slices.Clone(s.totals.Objects)
+
+		typeIn(s.scan, "choc")
+		if s.catButtons[0] != cat || cat.Importance != widget.MediumImportance {
+			t.Errorf("searching rebuilt the category buttons or left Coffee highlighted")
+		}
+		onUI(func() { s.scan.SetText("") })
+		typeIn(s.scan, "7610000000017")
+		key(c, fyne.KeyReturn)
+		s.Changed()
+		synctest.Wait()
+		if s.catButtons[0] != cat || cat.Importance != widget.HighImportance {
+			t.Errorf("after a scan: category button rebuilt or Coffee not highlighted")
+		}
+		if s.productButtons[0] != prod {
+			t.Errorf("a scan rebuilt the product grid")
+		}
+		if s.lines.Objects[0] != line {
+			t.Errorf("a refresh with the same lines rebuilt them")
+		}
+		if !slices.Equal(s.totals.Objects, totals) {
+			t.Errorf("a refresh with the same totals rebuilt them")
+		}
+
+		// New amounts go into the same labels.
+		reg.set(func(v *SaleView, _ *StatusBarView) { v.Subtotal, v.Total = "CHF 12.96", "CHF 12.96" })
+		synctest.Wait()
+		if !slices.Equal(s.totals.Objects, totals) {
+			t.Errorf("a new subtotal rebuilt the totals")
+		}
+		wantShown(t, c, "CHF 12.96")
+		// A line's new quantity goes into the same row.
+		reg.set(func(v *SaleView, _ *StatusBarView) {
+			v.Lines = slices.Clone(v.Lines)
+			v.Lines[0].Quantity, v.Lines[0].Total = 7, "CHF 34.30"
+		})
+		synctest.Wait()
+		if s.lines.Objects[0] != line {
+			t.Errorf("a new quantity rebuilt the line's row")
+		}
+		wantShown(t, c, "7", "CHF 34.30", "7 × CHF 4.90")
+		// A cart discount is one row more.
+		reg.set(func(v *SaleView, _ *StatusBarView) { v.CartDiscount = "−CHF 1.00" })
+		synctest.Wait()
+		wantShown(t, c, "Discount", "−CHF 1.00")
+	})
+}
+
+// TestCashierRegisterCallsOneAtATime: the screen reads the sale on its
+// worker too, never while an action is still running in the Register.
+func TestCashierRegisterCallsOneAtATime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegister()
+		reg.set(cartSale)
+		s, _ := startCashier(t, CashierParams{Register: reg, Every: time.Second})
+		reg.gate = make(chan struct{})
+		tap(s.productButtons[0]) // Add now waits for the gate
+		reg.set(func(v *SaleView, st *StatusBarView) { st.Pending = 1 })
+		time.Sleep(3 * time.Second) // the bubble's clock: the status bar's ticks
+		synctest.Wait()
+		close(reg.gate)
+		synctest.Wait()
+		if reg.overlaps != 0 {
+			t.Errorf("the sale or the status was read %d times while Add ran", reg.overlaps)
+		}
+		wantCalls(t, reg, "Add[esp]")
+		if s.status.Pending != 1 {
+			t.Errorf("the change made during Add was never shown")
 		}
 	})
 }

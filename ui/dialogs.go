@@ -19,6 +19,10 @@ type popup struct {
 	pop    *widget.PopUp
 	enter  func() // Enter when no entry has the focus; nil: nothing
 	update func() // after each refresh of the sale, on the UI goroutine
+	// typed: characters arrived with nothing focused since the last Enter,
+	// as a barcode scanner types them. The Enter that follows ends the
+	// scan; it does not confirm (void!) the dialog.
+	typed bool
 }
 
 // openPopup shows a modal dialog with a title over the screen and
@@ -85,6 +89,52 @@ func (s *CashierScreen) dialogEntry() *hookEntry {
 	return e
 }
 
+// dialogList is a list for a dialog. A tapped list takes the focus, and a
+// plain List ignores Escape and Enter: the dialog would then stay open.
+// This one hands them to the screen's keyboard, which closes (or
+// confirms) the dialog.
+type dialogList struct {
+	widget.List
+	s *CashierScreen
+}
+
+func (s *CashierScreen) dialogList(length func() int, create func() fyne.CanvasObject, update func(widget.ListItemID, fyne.CanvasObject)) *dialogList {
+	l := &dialogList{s: s}
+	l.Length, l.CreateItem, l.UpdateItem = length, create, update
+	l.ExtendBaseWidget(l)
+	return l
+}
+
+// TypedKey implements fyne.Focusable.
+func (l *dialogList) TypedKey(k *fyne.KeyEvent) {
+	if (k.Name == fyne.KeyEscape || k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter) && l.s.key(k.Name) {
+		return
+	}
+	l.List.TypedKey(k)
+}
+
+// dialogSelect is a Select for a dialog: Escape closes the dialog, as
+// dialogList does.
+type dialogSelect struct {
+	widget.Select
+	s *CashierScreen
+}
+
+func (s *CashierScreen) dialogSelect(options []string) *dialogSelect {
+	sel := &dialogSelect{s: s}
+	sel.Options = options
+	sel.ExtendBaseWidget(sel)
+	return sel
+}
+
+// TypedKey implements fyne.Focusable.
+func (sel *dialogSelect) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyEscape && sel.s.key(k.Name) {
+		return
+	}
+	sel.Select.TypedKey(k)
+}
+
 // openCash asks how much cash the customer gave, previews the change as
 // the cashier types and settles the sale in cash.
 func (s *CashierScreen) openCash() {
@@ -102,15 +152,21 @@ func (s *CashierScreen) openCash() {
 	problem := errorLabel()
 	var p *popup
 	var confirm, exact *widget.Button
+	paying := false // one payment at a time: Enter pressed twice pays once
 	pay := func(text string) {
+		if paying {
+			return
+		}
 		if text == "" {
 			text = s.sale.CashDue // the exact amount, as the app formats (and parses) it
 		}
+		paying = true
 		confirm.Disable()
 		exact.Disable()
 		s.do(func() func() {
 			err := reg.PayCash(text)
 			return func() {
+				paying = false
 				if err == nil {
 					s.closeThis(p)
 					return
@@ -188,7 +244,12 @@ func (s *CashierScreen) openDiscount(lineID int, name string) {
 	problem := errorLabel()
 	var p *popup
 	var apply *widget.Button
+	busy := false // one request at a time: Enter pressed twice asks once
 	submit := func(v string) {
+		if busy {
+			return
+		}
+		busy = true
 		apply.Disable()
 		code := pin.Text
 		s.do(func() func() {
@@ -199,6 +260,7 @@ func (s *CashierScreen) openDiscount(lineID int, name string) {
 				err = reg.SetCartDiscount(v, code)
 			}
 			return func() {
+				busy = false
 				apply.Enable()
 				switch {
 				case err == nil:
@@ -220,10 +282,18 @@ func (s *CashierScreen) openDiscount(lineID int, name string) {
 	value.OnSubmitted = func(v string) { submit(v) }
 	pin.OnSubmitted = func(string) { submit(value.Text) }
 	quick := container.NewGridWithColumns(4)
-	for _, q := range []string{"5%", "10%", "20%"} {
-		quick.Add(tall(56, widget.NewButton(q, func() { value.SetText(q); submit(q) })))
+	for _, q := range []string{"5%", "10%", "20%", ""} {
+		label := q
+		if q == "" {
+			label = lang.L("No discount")
+		}
+		quick.Add(tall(56, widget.NewButton(label, func() {
+			if !busy {
+				value.SetText(q)
+				submit(q)
+			}
+		})))
 	}
-	quick.Add(tall(56, widget.NewButton(lang.L("No discount"), func() { value.SetText(""); submit("") })))
 	apply = bigButton(lang.L("Apply")+" (Enter)", theme.ConfirmIcon(), widget.HighImportance, func() { submit(value.Text) })
 	back := bigButton(lang.L("Back")+" (Esc)", theme.CancelIcon(), widget.MediumImportance, s.closePopup)
 	body := container.NewVBox(tall(56, value), quick, pinRow, problem, layout.NewSpacer(),

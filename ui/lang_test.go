@@ -132,8 +132,9 @@ func TestLoadTranslationsUnknownLanguage(t *testing.T) {
 
 // fakeSettings holds the language behind a PIN.
 type fakeSettings struct {
-	mu   sync.Mutex
-	lang string
+	mu    sync.Mutex
+	lang  string
+	tries int // SetLanguage calls
 }
 
 func (f *fakeSettings) Language() string {
@@ -143,6 +144,9 @@ func (f *fakeSettings) Language() string {
 }
 func (f *fakeSettings) Languages() []string { return []string{"en", "fr", "de"} }
 func (f *fakeSettings) SetLanguage(tag, pin string) error {
+	f.mu.Lock()
+	f.tries++
+	f.mu.Unlock()
 	if pin != "4321" {
 		return fmt.Errorf("%w: 2 tries left", ErrWrongPIN)
 	}
@@ -175,8 +179,8 @@ func TestLanguage(t *testing.T) {
 		tap(button(t, c, "Einstellungen"))
 		var choice *widget.Select
 		for _, o := range objects(c) {
-			if sel, ok := o.(*widget.Select); ok {
-				choice = sel
+			if sel, ok := o.(*dialogSelect); ok {
+				choice = &sel.Select
 			}
 		}
 		if choice == nil || choice.Selected != "Deutsch" {

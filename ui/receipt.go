@@ -102,7 +102,7 @@ func (s *CashierScreen) showReceipts(rs []ReceiptView) {
 		detail.Objects = []fyne.CanvasObject{container.NewVScroll(receiptBody(&rs[i]))}
 		detail.Refresh()
 	}
-	list := widget.NewList(
+	list := s.dialogList(
 		func() int { return len(rs) },
 		func() fyne.CanvasObject {
 			return container.NewVBox(widget.NewLabelWithStyle("00:00 CHF 000.00", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),

@@ -47,7 +47,7 @@ func (s *CashierScreen) showSettings(cur string, langs []string) {
 			names[i] = t
 		}
 	}
-	choice := widget.NewSelect(names, nil)
+	choice := s.dialogSelect(names)
 	if i := slices.Index(tags, cur); i >= 0 {
 		choice.SetSelectedIndex(i)
 	}
@@ -56,17 +56,23 @@ func (s *CashierScreen) showSettings(cur string, langs []string) {
 	problem := errorLabel()
 	var p *popup
 	var save *widget.Button
+	busy := false // one save at a time: Enter pressed twice saves once
 	submit := func() {
+		if busy {
+			return
+		}
 		i := choice.SelectedIndex()
 		if i < 0 {
 			showError(problem, lang.L("Choose a language."))
 			return
 		}
 		tag, code, set := tags[i], pin.Text, s.p.Settings
+		busy = true
 		save.Disable()
 		s.do(func() func() {
 			err := set.SetLanguage(tag, code)
 			return func() {
+				busy = false
 				save.Enable()
 				if err == nil { // translations are process-global: load them on the UI goroutine
 					err = LoadTranslations(tag)

@@ -50,55 +50,61 @@ func (b *statusBar) show(st StatusBarView, now time.Time) {
 	}()
 	switch st.Connectivity {
 	case ConnOnline:
-		b.conn.SetText("● " + lang.L("Online"))
-		b.conn.Importance = widget.SuccessImportance
+		setLabel(b.conn, "● "+lang.L("Online"), widget.SuccessImportance)
 	case ConnOffline:
-		b.conn.SetText("● " + lang.L("Offline"))
-		b.conn.Importance = widget.DangerImportance
+		setLabel(b.conn, "● "+lang.L("Offline"), widget.DangerImportance)
 	default:
-		b.conn.SetText("● " + lang.L("Connecting…"))
-		b.conn.Importance = widget.MediumImportance
+		setLabel(b.conn, "● "+lang.L("Connecting…"), widget.MediumImportance)
 	}
-	b.conn.Refresh()
 
 	if st.Pending == 0 {
-		b.outbox.SetText(lang.L("Outbox: all sent"))
-		b.outbox.Importance = widget.MediumImportance
+		setLabel(b.outbox, lang.L("Outbox: all sent"), widget.MediumImportance)
 	} else {
 		text := lang.L("Outbox: {{.N}} pending", map[string]any{"N": st.Pending})
 		if !st.OldestPending.IsZero() {
 			text += " · " + lang.L("oldest {{.Age}}", map[string]any{"Age": age(now.Sub(st.OldestPending))})
 		}
-		b.outbox.SetText(text)
-		b.outbox.Importance = widget.WarningImportance
+		imp := widget.WarningImportance
 		if st.Connectivity == ConnOnline {
-			b.outbox.Importance = widget.MediumImportance
+			imp = widget.MediumImportance
 		}
+		setLabel(b.outbox, text, imp)
 	}
-	b.outbox.Refresh()
 
 	if setVisible(b.dead, st.Dead > 0) {
 		setVisible(b.deadSep, st.Dead > 0)
 		before[2] = "" // lay out again
 	}
-	b.dead.SetText(lang.L("Dead letters: {{.N}}", map[string]any{"N": st.Dead}))
+	setText(b.dead, lang.L("Dead letters: {{.N}}", map[string]any{"N": st.Dead}))
 
 	var r string
+	var imp widget.Importance
 	switch st.Reader {
 	case ReaderReady:
-		r, b.reader.Importance = lang.L("Reader: ready"), widget.SuccessImportance
+		r, imp = lang.L("Reader: ready"), widget.SuccessImportance
 	case ReaderBusy:
-		r, b.reader.Importance = lang.L("Reader: busy"), widget.MediumImportance
+		r, imp = lang.L("Reader: busy"), widget.MediumImportance
 	case ReaderConnecting:
-		r, b.reader.Importance = lang.L("Reader: connecting…"), widget.WarningImportance
+		r, imp = lang.L("Reader: connecting…"), widget.WarningImportance
 	default:
-		r, b.reader.Importance = lang.L("Reader: unplugged"), widget.DangerImportance
+		r, imp = lang.L("Reader: unplugged"), widget.DangerImportance
 	}
 	if st.ReaderDetail != "" {
 		r += " (" + st.ReaderDetail + ")"
 	}
-	b.reader.SetText(r)
-	b.reader.Refresh()
+	setLabel(b.reader, r, imp)
+}
+
+// setLabel gives l a text and an importance, redrawing it only when one
+// of them changed: the bar is shown again every few seconds.
+func setLabel(l *widget.Label, text string, imp widget.Importance) {
+	if l.Importance != imp {
+		l.Importance = imp
+		l.Text = text
+		l.Refresh()
+		return
+	}
+	setText(l, text)
 }
 
 // age says how long ago, as a cashier reads it at a glance.
