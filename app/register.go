@@ -61,6 +61,9 @@ var (
 	ErrCardInProgress = errors.New("a card payment is being processed: wait for its result")
 	// ErrSaleFinished: the sale is paid or voided; start a new one.
 	ErrSaleFinished = errors.New("this sale is finished: start a new sale")
+	// ErrImplausibleCash: the cash typed is far more than any customer
+	// hands over (a barcode scanned into the cash field, a slip).
+	ErrImplausibleCash = errors.New("that much cash is not plausible; check the amount")
 )
 
 // NewRegister opens the register on the till, resuming the lane's
@@ -599,9 +602,9 @@ func declineMessage(d *order.Decline) string {
 // cancelled in the same transaction (through the outbox); one being
 // processed must finish first.
 func (r *Register) PayCash(given string) error {
-	g, err := money.Parse(given, r.t.catalog.Currency(), r.t.locale)
+	g, err := r.parseCash(given)
 	if err != nil {
-		return fmt.Errorf("cash given %q: %w", given, err)
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -639,9 +642,34 @@ func (r *Register) PayCash(given string) error {
 	return nil
 }
 
+// maxCashOver is how far, in major units, cash given may exceed what is
+// due: more is a slip — most often a barcode scanned into the cash field.
+const maxCashOver = 1000
+
+// parseCash reads the cash the cashier typed, refusing amounts no customer
+// hands over.
+func (r *Register) parseCash(given string) (money.Money, error) {
+	cur := r.t.catalog.Currency()
+	g, err := money.Parse(given, cur, r.t.locale)
+	if err != nil {
+		return money.Money{}, fmt.Errorf("cash given %q: %w", given, err)
+	}
+	due := money.Zero(cur)
+	if _, o, err := r.current(); err == nil && o != nil {
+		if d, err := o.CashDue(r.t.cash); err == nil {
+			due = d
+		}
+	}
+	if limit := due.Amount + maxCashOver*cur.Pow10(); g.Amount > limit {
+		return money.Money{}, fmt.Errorf("cash given %s is more than %s over the amount due: %w",
+			r.format(g), r.format(money.New(maxCashOver*cur.Pow10(), cur)), ErrImplausibleCash)
+	}
+	return g, nil
+}
+
 // ChangeFor implements ui.Register.
 func (r *Register) ChangeFor(given string) (string, error) {
-	g, err := money.Parse(given, r.t.catalog.Currency(), r.t.locale)
+	g, err := r.parseCash(given)
 	if err != nil {
 		return "", err
 	}

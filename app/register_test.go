@@ -247,6 +247,15 @@ func TestRegisterCartRules(t *testing.T) {
 	if err := r.PayCash("lots"); err == nil {
 		t.Fatal("nonsense cash accepted")
 	}
+	if err := r.PayCash("7610335001202"); !errors.Is(err, ErrImplausibleCash) {
+		t.Fatalf("a barcode typed as cash given: %v", err)
+	}
+	if _, err := r.ChangeFor("7610335001202"); !errors.Is(err, ErrImplausibleCash) {
+		t.Fatalf("change for a barcode: %v", err)
+	}
+	if change, err := r.ChangeFor("1000"); err != nil || change == "" {
+		t.Fatalf("change for a 1000 note on a small sale: %q, %v", change, err)
+	}
 	mustDo(t, "exact cash", r.PayCash(strings.TrimPrefix(r.Sale().CashDue, "CHF ")))
 	if v := r.Sale(); v.Stage != ui.StageDone {
 		t.Fatalf("after exact cash: %+v", v)
