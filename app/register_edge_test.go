@@ -160,11 +160,7 @@ func TestRegisterDeclineAfterCancelWhileAuthorisingIsShown(t *testing.T) {
 // carries on.
 func TestRegisterRefusedCashKeepsTheCardCollection(t *testing.T) {
 	lt := openLiveTill(t, nil)
-	ctx := testCtx(t)
-	r := openRegister(t, lt)
-	ringUp(t, r)
-	mustDo(t, "charge", r.ChargeCard())
-	waitSale(t, ctx, r, "present card", stepIs(ui.CardPresent))
+	_, r := atTheReader(t, lt)
 	if err := r.PayCash("0.05"); !errors.Is(err, order.ErrUnderpaid) {
 		t.Fatalf("5 centimes for an 11 franc sale: %v, want ErrUnderpaid", err)
 	}

@@ -70,6 +70,18 @@ func waitDisplay(t *testing.T, ctx context.Context, d *sim.Device, what string, 
 	}
 }
 
+// atTheReader opens a register on lt, rings up a sale and charges it by
+// card, returning once the reader asks the customer for the card.
+func atTheReader(t *testing.T, lt *liveTill) (context.Context, *Register) {
+	t.Helper()
+	ctx := testCtx(t)
+	r := openRegister(t, lt)
+	ringUp(t, r)
+	mustDo(t, "charge", r.ChargeCard())
+	waitSale(t, ctx, r, "present card", stepIs(ui.CardPresent))
+	return ctx, r
+}
+
 func stepIs(step ui.CardStep) func(ui.SaleView) bool {
 	return func(v ui.SaleView) bool { return v.Stage == ui.StageCard && v.Card.Step == step }
 }
@@ -153,11 +165,7 @@ func TestRegisterCardSaleDeclinedThenApproved(t *testing.T) {
 
 func TestRegisterCustomerCancelThenCash(t *testing.T) {
 	lt := openLiveTill(t, nil)
-	ctx := testCtx(t)
-	r := openRegister(t, lt)
-	ringUp(t, r)
-	mustDo(t, "charge", r.ChargeCard())
-	waitSale(t, ctx, r, "present card", stepIs(ui.CardPresent))
+	ctx, r := atTheReader(t, lt)
 	mustDo(t, "customer cancel", lt.Simulator().CustomerCancel())
 	v := waitSale(t, ctx, r, "cancelled", stepIs(ui.CardCancelled))
 	if !strings.Contains(v.Card.Message, "customer cancelled") || !v.CanRetryCard {
@@ -185,11 +193,7 @@ func TestRegisterCustomerCancelThenCash(t *testing.T) {
 
 func TestRegisterCashierCancelAndVoid(t *testing.T) {
 	lt := openLiveTill(t, nil)
-	ctx := testCtx(t)
-	r := openRegister(t, lt)
-	ringUp(t, r)
-	mustDo(t, "charge", r.ChargeCard())
-	waitSale(t, ctx, r, "present card", stepIs(ui.CardPresent))
+	ctx, r := atTheReader(t, lt)
 	mustDo(t, "cancel card", r.CancelCard())
 	if v := r.Sale(); v.Card.Step != ui.CardCancelled {
 		t.Fatalf("after the cashier cancelled: %+v", v.Card)
@@ -375,11 +379,7 @@ func TestRegisterCartChangeAfterDecline(t *testing.T) {
 // cancelled when the changed cart is paid in cash.
 func TestRegisterBackToCartThenCash(t *testing.T) {
 	lt := openLiveTill(t, nil)
-	ctx := testCtx(t)
-	r := openRegister(t, lt)
-	ringUp(t, r)
-	mustDo(t, "charge", r.ChargeCard())
-	waitSale(t, ctx, r, "present card", stepIs(ui.CardPresent))
+	ctx, r := atTheReader(t, lt)
 	mustDo(t, "cancel", r.CancelCard())
 	mustDo(t, "back to cart", r.BackToCart())
 	mustDo(t, "cash", r.PayCash("20"))
