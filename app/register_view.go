@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -276,7 +277,7 @@ func (r *Register) displayLoop(ctx context.Context) {
 		case <-debounce.C:
 		}
 		d, ok := r.customerDisplay()
-		if !ok || (last != nil && sameDisplay(*last, d)) {
+		if !ok || (last != nil && reflect.DeepEqual(*last, d)) {
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -353,25 +354,6 @@ func (r *Register) readerCart(o *order.Order) (*reader.Cart, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-func sameDisplay(a, b reader.Display) bool {
-	if a.Screen != b.Screen || a.Message != b.Message || (a.Cart == nil) != (b.Cart == nil) {
-		return false
-	}
-	if a.Cart == nil {
-		return true
-	}
-	x, y := *a.Cart, *b.Cart
-	if x.Currency != y.Currency || x.Subtotal != y.Subtotal || x.Tax != y.Tax || x.Total != y.Total || len(x.Lines) != len(y.Lines) {
-		return false
-	}
-	for i := range x.Lines {
-		if x.Lines[i] != y.Lines[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // setReaderActivity routes the reader's collection events to fn (the
