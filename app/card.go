@@ -71,19 +71,6 @@ func (t *Till) waitUntil(ctx context.Context, what string, check func() (bool, e
 	}
 }
 
-// CurrentCard is the order's card tender that is still in play: the last
-// card tender whose PaymentIntent was neither cancelled nor settled by
-// another tender. ok is false when there is none yet.
-func CurrentCard(o *order.Order) (t order.Tender, ok bool) {
-	ts := o.Tenders()
-	for i := len(ts) - 1; i >= 0; i-- {
-		if ts[i].Kind == order.TenderCard && ts[i].Payment != nil && ts[i].Payment.Status != order.PaymentCanceled {
-			return ts[i], true
-		}
-	}
-	return order.Tender{}, false
-}
-
 // CollectCard is the reader step of a card sale (SPEC §2.1): the reader
 // collects a card for the order's PaymentIntent, the card is presented to
 // the API, and the confirmation is enqueued in the same transaction that

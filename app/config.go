@@ -43,6 +43,10 @@ type Config struct {
 	// completes; the manager's end of day captures them. By default the
 	// capture is enqueued with the completed sale.
 	CaptureAtEndOfDay bool `json:"capture_at_end_of_day,omitempty"`
+	// WalletReturnURL is where TWINT and MobilePay send the customer's
+	// phone after they answered (e.g. the shop's website); a placeholder
+	// page when empty.
+	WalletReturnURL string `json:"wallet_return_url,omitempty"`
 	// CaptureMethod is "manual" (the default: authorise, then capture)
 	// or "automatic" (the confirmation captures).
 	CaptureMethod string `json:"capture_method,omitempty"`

@@ -25,6 +25,16 @@ import (
 type opPayload struct {
 	PaymentIntent string `json:"pi,omitempty"`
 	Form          string `json:"form,omitempty"`
+	// Kind, Method and Saved describe the tender a create starts (card
+	// when empty: entries written before wallets existed).
+	Kind   string `json:"kind,omitempty"`
+	Method string `json:"method,omitempty"`
+	Saved  string `json:"saved,omitempty"`
+	// From is the status a confirm starts from: requires_confirmation
+	// (a card presented on the reader; the default) or
+	// requires_payment_method (a wallet asked again with
+	// payment_method_data). A PaymentIntent found past it was confirmed.
+	From string `json:"from,omitempty"`
 }
 
 func encodePayload(p opPayload) []byte {
@@ -118,13 +128,18 @@ func (x *executor) create(ctx context.Context, e queue.Entry, p opPayload, doubt
 		}
 		if pi != nil {
 			x.log.Info("outbox: create resolved to an existing PaymentIntent", "order", e.OrderID, "payment_intent", pi.ID, "entry", e.Seq)
-			return done(recordCreated(e.OrderID, pi, x.now))
+			return done(x.recordCreated(e.OrderID, p, pi))
 		}
 	}
 	for gen := 0; ; gen++ {
 		pi, err := x.post(ctx, "/v1/payment_intents", p.Form, chainKey(e, gen))
 		if err == nil {
-			return done(recordCreated(e.OrderID, pi, x.now))
+			return done(x.recordCreated(e.OrderID, p, pi))
+		}
+		// Created and confirmed at once (a saved card), then declined:
+		// the PaymentIntent exists, in requires_payment_method.
+		if ae := (*api.Error)(nil); api.ClassOf(err) == api.Declined && errors.As(err, &ae) && ae.PaymentIntent != nil {
+			return done(x.recordCreated(e.OrderID, p, declinedIntent(ae)))
 		}
 		if !replayedServerError(err) || gen == maxKeyChain {
 			return x.failed(op, err)
@@ -137,7 +152,7 @@ func (x *executor) create(ctx context.Context, e queue.Entry, p opPayload, doubt
 			return x.failed(op+": look up after a replayed failure", lerr)
 		}
 		if found != nil {
-			return done(recordCreated(e.OrderID, found, x.now))
+			return done(x.recordCreated(e.OrderID, p, found))
 		}
 	}
 }
@@ -147,12 +162,16 @@ func (x *executor) confirm(ctx context.Context, e queue.Entry, p opPayload, doub
 	if p.PaymentIntent == "" {
 		return dead(errors.New(op+": the entry names no PaymentIntent"), nil)
 	}
+	from := stripe.PaymentIntentStatus(p.From)
+	if from == "" {
+		from = stripe.PaymentIntentStatusRequiresConfirmation
+	}
 	if doubt {
 		pi, err := x.retrieve(ctx, p.PaymentIntent)
 		if err != nil {
 			return x.failed(op+": retrieve before retrying", err)
 		}
-		if pi.Status != stripe.PaymentIntentStatusRequiresConfirmation {
+		if pi.Status != from {
 			// Confirmed already (or declined, or cancelled): record
 			// where it is rather than confirming again.
 			return done(x.recordConfirmed(e.OrderID, pi))
@@ -172,7 +191,7 @@ func (x *executor) confirm(ctx context.Context, e queue.Entry, p opPayload, doub
 		if rerr != nil {
 			return x.failed(op+": retrieve after a replayed failure", rerr)
 		}
-		if now.Status != stripe.PaymentIntentStatusRequiresConfirmation {
+		if now.Status != from {
 			return done(x.recordConfirmed(e.OrderID, now))
 		}
 	}
@@ -184,7 +203,7 @@ func (x *executor) confirm(ctx context.Context, e queue.Entry, p opPayload, doub
 		return done(recordDecline(e.OrderID, p.PaymentIntent, string(ae.DeclineCode), string(ae.Code), ae.Message, x.now))
 	case api.ClassOf(err) == api.Permanent:
 		return x.reconcile(ctx, e, op, p.PaymentIntent, err, func(pi *stripe.PaymentIntent) bool {
-			return pi.Status != stripe.PaymentIntentStatusRequiresConfirmation
+			return pi.Status != from
 		}, func(pi *stripe.PaymentIntent) func(*queue.Tx) error { return x.recordConfirmed(e.OrderID, pi) })
 	}
 	return x.failed(op, err)
@@ -391,16 +410,6 @@ func loadOrder(tx *queue.Tx, id string, now func() time.Time) (*order.Order, err
 	return order.Unmarshal(b, now)
 }
 
-// cardTender finds the order's tender for a PaymentIntent.
-func cardTender(o *order.Order, pi string) (order.Tender, bool) {
-	for _, t := range o.Tenders() {
-		if t.Payment != nil && t.Payment.PaymentIntentID == pi {
-			return t, true
-		}
-	}
-	return order.Tender{}, false
-}
-
 // updateTendering applies change to a tendering order inside a record
 // transaction and stores it. An order that was voided or completed
 // meanwhile is left as it is: the outbox history keeps the API's answer.
@@ -418,58 +427,65 @@ func updateTendering(tx *queue.Tx, id string, now func() time.Time, change func(
 	return putOrder(tx, o)
 }
 
-// recordCreated notes the new PaymentIntent on its order as a card tender
-// awaiting a card. An order that was voided or completed meanwhile keeps
-// its state: the outbox history holds the answer, and a cancel entry
-// behind this one (voids enqueue one) takes care of the PaymentIntent.
-func recordCreated(orderID string, pi *stripe.PaymentIntent, now func() time.Time) func(*queue.Tx) error {
+// recordCreated notes the new PaymentIntent on its order as the tender
+// the create started (a card waiting for a card, a wallet waiting for the
+// customer, a saved card already confirmed) and applies its status. An
+// order that was voided or completed meanwhile keeps its state: the outbox
+// history holds the answer, and a cancel entry behind this one (voids
+// enqueue one) takes care of the PaymentIntent.
+func (x *executor) recordCreated(orderID string, p opPayload, pi *stripe.PaymentIntent) func(*queue.Tx) error {
 	return func(tx *queue.Tx) error {
-		return updateTendering(tx, orderID, now, func(o *order.Order) error {
-			if t, ok := cardTender(o, pi.ID); ok {
-				return o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), "", "")
+		return updateTendering(tx, orderID, x.now, func(o *order.Order) error {
+			t, ok := tenderFor(o, pi.ID)
+			if !ok {
+				amount, err := money.FromStripeAmount(pi.Amount, o.Currency())
+				if err != nil {
+					return err
+				}
+				kind := order.TenderKind(p.Kind)
+				if kind == "" {
+					kind = order.TenderCard
+				}
+				method := p.Method
+				if method == "" && kind == order.TenderCard {
+					method = "card_present"
+				}
+				if t, err = o.AddPayment(kind, amount, order.Payment{
+					PaymentIntentID: pi.ID, Status: order.PaymentRequiresPaymentMethod,
+					Method: method, SavedMethod: p.Saved,
+				}); err != nil {
+					return err
+				}
 			}
-			amount, err := money.FromStripeAmount(pi.Amount, o.Currency())
-			if err != nil {
-				return err
-			}
-			_, err = o.AddPayment(order.TenderCard, amount, order.Payment{
-				PaymentIntentID: pi.ID, Status: order.PaymentStatus(pi.Status),
-			})
-			return err
+			return applyIntentAt(tx, o, t, pi, x.captureLater, x.now())
 		})
 	}
 }
 
-// recordConfirmed writes a confirmation's result onto the order. An
-// authorisation (or an automatic capture) completes the order in the same
-// transaction, and enqueues the capture behind it unless captures wait for
-// the end of day: there is no moment at which money is authorised but the
-// sale not completed.
+// declinedIntent is the PaymentIntent a decline error carried, with the
+// decline as its last payment error when the object omitted it.
+func declinedIntent(ae *api.Error) *stripe.PaymentIntent {
+	pi := *ae.PaymentIntent
+	if pi.LastPaymentError == nil {
+		pi.LastPaymentError = &stripe.Error{Code: ae.Code, DeclineCode: ae.DeclineCode, Msg: ae.Message}
+	}
+	pi.Status = stripe.PaymentIntentStatusRequiresPaymentMethod
+	return &pi
+}
+
+// recordConfirmed writes a confirmation's result onto the order (see
+// applyIntent): an authorisation, an automatic capture or a payment being
+// processed completes the order in the same transaction, with the capture
+// enqueued behind it unless captures wait for the end of day: there is no
+// moment at which money is authorised but the sale not completed.
 func (x *executor) recordConfirmed(orderID string, pi *stripe.PaymentIntent) func(*queue.Tx) error {
 	return func(tx *queue.Tx) error {
 		return updateTendering(tx, orderID, x.now, func(o *order.Order) error {
-			t, ok := cardTender(o, pi.ID)
+			t, ok := tenderFor(o, pi.ID)
 			if !ok {
 				return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi.ID)
 			}
-			if pi.Status == stripe.PaymentIntentStatusRequiresPaymentMethod && pi.LastPaymentError != nil {
-				e := pi.LastPaymentError
-				return o.RecordDecline(t.ID, declineCode(string(e.DeclineCode), string(e.Code)), e.Msg)
-			}
-			brand, last4 := cardOf(pi)
-			if err := o.SetPaymentStatus(t.ID, order.PaymentStatus(pi.Status), brand, last4); err != nil {
-				return err
-			}
-			if t, _ := cardTender(o, pi.ID); !t.Counts() || o.Remaining().Amount != 0 {
-				return nil
-			}
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if pi.Status == stripe.PaymentIntentStatusRequiresCapture && !x.captureLater {
-				return enqueueCapture(tx, o, pi.ID, pi.Amount)
-			}
-			return nil
+			return applyIntentAt(tx, o, t, pi, x.captureLater, x.now())
 		})
 	}
 }
@@ -485,11 +501,14 @@ func enqueueCapture(tx *queue.Tx, o *order.Order, pi string, amount int64) error
 func recordDecline(orderID, pi, decline, code, message string, now func() time.Time) func(*queue.Tx) error {
 	return func(tx *queue.Tx) error {
 		return updateTendering(tx, orderID, now, func(o *order.Order) error {
-			t, ok := cardTender(o, pi)
+			t, ok := tenderFor(o, pi)
 			if !ok {
 				return fmt.Errorf("order %s has no tender for PaymentIntent %s", orderID, pi)
 			}
-			return o.RecordDecline(t.ID, declineCode(decline, code), message)
+			if err := o.RecordDecline(t.ID, declineCode(decline, code), message); err != nil {
+				return err
+			}
+			return o.SetPaymentAction(t.ID, nil)
 		})
 	}
 }
@@ -507,9 +526,17 @@ func declineCode(decline, code string) string {
 // PaymentIntent's latest charge when the API expanded it.
 func cardOf(pi *stripe.PaymentIntent) (brand, last4 string) {
 	ch := pi.LatestCharge
-	if ch == nil || ch.PaymentMethodDetails == nil || ch.PaymentMethodDetails.CardPresent == nil {
+	if ch == nil || ch.PaymentMethodDetails == nil {
 		return "", ""
 	}
-	cp := ch.PaymentMethodDetails.CardPresent
-	return string(cp.Brand), cp.Last4
+	if cp := ch.PaymentMethodDetails.CardPresent; cp != nil {
+		return string(cp.Brand), cp.Last4
+	}
+	if c := ch.PaymentMethodDetails.Card; c != nil {
+		return string(c.Brand), c.Last4
+	}
+	if s := ch.PaymentMethodDetails.SEPADebit; s != nil {
+		return "", s.Last4
+	}
+	return "", ""
 }

@@ -36,8 +36,13 @@ type Register struct {
 	mu    sync.Mutex
 	id    string      // the current sale; "" before its first line
 	card  ui.CardView // the card payment's progress, in ui.StageCard
-	run   *cardRun    // the card worker; nil when none runs
-	ended bool        // Close was called
+	run   *cardRun    // the payment worker; nil when none runs
+	// runKind is what the worker does: collect a card, charge a saved
+	// method, or follow a wallet payment.
+	runKind runKind
+	ended   bool // Close was called
+	// found are the customers of the last search, for SetCustomer.
+	found []ui.CustomerView
 
 	kick chan struct{} // a customer-display refresh is due
 	stop context.CancelFunc
@@ -86,13 +91,33 @@ func (t *Till) NewRegister() (*Register, error) {
 	r.kickDisplay()
 	if id != "" {
 		if o, err := t.Order(id); err == nil && o.Status() == order.StatusTendering {
-			// A card payment was under way when the till stopped: carry on.
+			// A payment was under way when the till stopped: carry on.
 			r.mu.Lock()
-			r.startCardLocked()
+			r.resumeLocked(o)
 			r.mu.Unlock()
 		}
 	}
 	return r, nil
+}
+
+// resumeLocked starts the worker a tendering sale's payment needs: follow
+// a wallet, wait for a saved method's charge, or collect a card; r.mu is
+// held.
+func (r *Register) resumeLocked(o *order.Order) {
+	if _, _, ok := currentWallet(o); ok {
+		r.startFollowLocked()
+		return
+	}
+	if _, ok := r.t.queuedWallet(o.ID()); ok {
+		r.startFollowLocked()
+		return
+	}
+	c, ok := CurrentCard(o)
+	if ok && c.Payment.SavedMethod != "" || !ok && r.t.queuedSaved(o.ID()) {
+		r.startRunLocked(runSaved, r.savedFlow)
+		return
+	}
+	r.startCardLocked()
 }
 
 // Close stops the register's card worker and customer display.
@@ -401,22 +426,46 @@ func (r *Register) ChargeCard() error {
 	if err != nil {
 		return fmt.Errorf("charge card: %w", err)
 	}
+	c, isCard := CurrentCard(o)
 	switch o.Status() {
 	case order.StatusOpen:
-		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresPaymentMethod {
+		if isCard && c.Payment.Status == order.PaymentRequiresPaymentMethod {
 			// Back from a changed cart: the same PaymentIntent, updated.
 			if err := r.t.chargeAgain(o.ID()); err != nil {
 				return err
 			}
-		} else if _, err := r.t.ChargeCard(o); err != nil {
-			return err
+		} else if err := r.t.startPayment(o.ID(), r.t.cardStart()); err != nil {
+			return fmt.Errorf("charge card: %w", err)
 		}
-	case order.StatusTendering: // a card payment exists: collect again
+	case order.StatusTendering:
+		if !isCard {
+			// A wallet that failed: its PaymentIntent is cancelled and a
+			// card payment takes its place.
+			if err := r.t.startPayment(o.ID(), r.t.cardStart()); err != nil {
+				return fmt.Errorf("charge card: %w", err)
+			}
+		} else if err := r.moveToReader(); err != nil { // collect again
+			return fmt.Errorf("charge card: %w", err)
+		}
 	default:
 		return fmt.Errorf("charge card: %w", ErrSaleFinished)
 	}
 	r.startCardLocked()
 	return nil
+}
+
+// moveToReader puts a saved card's payment on the reader (see toReader).
+func (r *Register) moveToReader() error {
+	return r.t.store.Update(func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, r.id, r.t.now)
+		if err != nil {
+			return err
+		}
+		if o.Status() != order.StatusTendering {
+			return fmt.Errorf("the sale is %s", o.Status())
+		}
+		return r.t.toReader(tx, o)
+	})
 }
 
 // RetryCard implements ui.Register: another card on the same payment.
@@ -439,6 +488,12 @@ func (r *Register) RetryCard() error {
 	if o.Status() != order.StatusTendering {
 		return fmt.Errorf("retry card: the sale is %s, not waiting for a card", o.Status())
 	}
+	if _, ok := CurrentCard(o); !ok {
+		return fmt.Errorf("retry card: the sale's payment is not a card")
+	}
+	if err := r.moveToReader(); err != nil {
+		return fmt.Errorf("retry card: %w", err)
+	}
 	r.startCardLocked()
 	return nil
 }
@@ -456,16 +511,28 @@ func (r *Register) CancelCard() error {
 	return nil
 }
 
+// runKind is what a payment worker does.
+type runKind int
+
+const (
+	runCard   runKind = iota // collect a card on the reader
+	runSaved                 // charge a returning customer's saved method
+	runFollow                // follow a wallet payment
+)
+
 // startCardLocked starts the card worker; r.mu is held.
-func (r *Register) startCardLocked() {
+func (r *Register) startCardLocked() { r.startRunLocked(runCard, r.cardFlow) }
+
+// startRunLocked starts a payment worker running flow; r.mu is held.
+func (r *Register) startRunLocked(kind runKind, flow func(context.Context, string) (ui.CardStep, string)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	run := &cardRun{cancel: cancel, done: make(chan struct{})}
-	r.run = run
+	r.run, r.runKind = run, kind
 	r.card = ui.CardView{Step: ui.CardCreating, Message: lang.L("Setting up the payment…")}
 	id := r.id
 	go func() {
 		defer close(run.done)
-		step, msg := r.cardFlow(ctx, id)
+		step, msg := flow(ctx, id)
 		r.mu.Lock()
 		if r.run == run {
 			r.run = nil
@@ -508,8 +575,8 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 		if o.Status() != order.StatusTendering {
 			return true
 		}
-		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresPaymentMethod {
-			return true
+		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresPaymentMethod && !t.queuedOp(id, queue.OpUpdate) {
+			return true // and its update (a new amount, or to the reader) is through
 		}
 		if t.drainer.State() == drain.Offline {
 			r.setStep(ui.CardOffline, lang.L("The card payment carries on by itself when the connection returns."))
@@ -708,7 +775,7 @@ func (r *Register) Void() error {
 		if o.Status().Final() {
 			return ErrSaleFinished
 		}
-		if _, ok := CurrentCard(o); ok && o.Status() == order.StatusOpen {
+		if _, ok := CurrentPayment(o); ok && o.Status() == order.StatusOpen {
 			// Back from a changed cart with a card payment waiting.
 			if err := o.StartTendering(); err != nil {
 				return err
@@ -772,7 +839,7 @@ func (t *Till) dropCard(tx *queue.Tx, o *order.Order) error {
 		}
 	}
 	pi := ""
-	if c, ok := CurrentCard(o); ok {
+	if c, ok := CurrentPayment(o); ok {
 		switch c.Payment.Status {
 		case order.PaymentRequiresConfirmation:
 			if len(deadConfirms) == 0 {
@@ -828,7 +895,7 @@ func (r *Register) BackToCart() error {
 		if err != nil {
 			return err
 		}
-		switch c, ok := CurrentCard(o); {
+		switch c, ok := CurrentPayment(o); {
 		case hasQueued(es, queue.OpConfirm) || ok && c.Payment.Status == order.PaymentRequiresConfirmation:
 			return ErrCardInProgress
 		case !ok && hasQueued(es, queue.OpCreate):

@@ -30,8 +30,12 @@ func (r *Register) Sale() ui.SaleView {
 		return ui.SaleView{OrderID: id, Stage: ui.StageCart, Card: ui.CardView{Message: err.Error()}}
 	}
 	if o == nil {
-		return ui.SaleView{Stage: ui.StageCart, CanEdit: true, Subtotal: r.format(money.Zero(r.t.catalog.Currency())),
-			Tax: r.format(money.Zero(r.t.catalog.Currency())), Total: r.format(money.Zero(r.t.catalog.Currency()))}
+		zero := r.format(money.Zero(r.t.catalog.Currency()))
+		v := ui.SaleView{Stage: ui.StageCart, CanEdit: true, Subtotal: zero, Tax: zero, Total: zero, CanChooseCustomer: true}
+		for _, w := range r.t.walletsOffered() {
+			v.Wallets = append(v.Wallets, ui.WalletOption{Kind: string(w.kind), Label: w.label, Why: lang.L("The cart is empty")})
+		}
+		return v
 	}
 	v := ui.SaleView{OrderID: o.ID(), Lines: r.lineViews(o)}
 	r.fillTotals(o, &v.Subtotal, &v.CartDiscount, &v.Tax, &v.Total, &v.TaxLines)
@@ -40,13 +44,33 @@ func (r *Register) Sale() ui.SaleView {
 		v.CashDue = r.format(due)
 	}
 	hasLines := len(v.Lines) > 0
+	if c := o.Customer(); c != nil {
+		v.Customer = &ui.CustomerView{ID: c.ID, Name: c.Name}
+		v.SaveCard = c.SaveCard
+	}
 	switch o.Status() {
 	case order.StatusOpen:
 		v.Stage = ui.StageCart
 		v.CanEdit, v.CanCharge, v.CanPayCash, v.CanVoid = true, hasLines, hasLines, hasLines
+		v.Wallets = r.walletOptions(o)
+		v.CanChooseCustomer = true
+		v.CanChargeSaved = hasLines && v.Customer != nil && r.t.online()
+		v.CanSaveCard = v.Customer != nil
 	case order.StatusTendering:
+		if _, _, ok := currentWallet(o); ok || !hasCard(o) {
+			if r.walletView(o, &v); v.Stage == ui.StageWallet {
+				break
+			}
+		}
 		v.Stage = ui.StageCard
 		v.Card = card
+		if c, ok := CurrentCard(o); ok && c.Payment.Method != "card_present" && c.Payment.Method != "" && (!running || r.runKind != runSaved) {
+			// A saved card's charge the worker no longer watches.
+			step, msg := savedOutcome(o)
+			if msg != "" {
+				v.Card = ui.CardView{Step: step, Message: msg}
+			}
+		}
 		v.Card.Amount = v.Due
 		processing, refused := r.cardProcessing(o)
 		switch _, decline := CardOutcome(o); {
@@ -151,17 +175,25 @@ func (r *Register) receipt(o *order.Order) *ui.ReceiptView {
 			if t.Cash.Change.Amount != 0 {
 				v.Change = r.format(t.Cash.Change)
 			}
-		case t.Payment != nil && t.Counts():
+		case t.Payment != nil && (t.Counts() || t.Payment.Failed):
 			detail := strings.ToUpper(t.Payment.Brand)
 			if t.Payment.Last4 != "" {
 				detail += " •••• " + t.Payment.Last4
 			}
-			if t.Payment.Offline {
+			switch {
+			case t.Payment.Offline:
 				detail += " (" + lang.L("offline, to be forwarded") + ")"
+			case t.Payment.Status.Pending():
+				detail += " (" + lang.L("payment pending") + ")"
+			case t.Payment.Failed:
+				detail += " (" + lang.L("payment failed") + ")"
+			case t.Payment.SavedMethod != "":
+				detail += " (" + lang.L("saved") + ")"
 			}
-			v.Tenders = append(v.Tenders, ui.TenderView{Kind: lang.L("Card"), Amount: r.format(t.Amount), Detail: strings.TrimSpace(detail)})
+			v.Tenders = append(v.Tenders, ui.TenderView{Kind: tenderLabel(t.Kind), Amount: r.format(t.Amount), Detail: strings.TrimSpace(detail)})
 		}
 	}
+	v.Pending = o.PaymentPending()
 	if rounding := o.CashRounding(); rounding.Amount != 0 {
 		v.Tenders = append(v.Tenders, ui.TenderView{Kind: lang.L("Cash rounding"), Amount: r.format(rounding)})
 	}
@@ -312,7 +344,7 @@ func (r *Register) customerDisplay() (reader.Display, bool) {
 	}
 	switch o.Status() {
 	case order.StatusTendering:
-		return reader.Display{}, false
+		return r.t.walletDisplay(o)
 	case order.StatusCompleted:
 		return reader.Display{Screen: wire.ScreenThankYou, Message: "Thank you!"}, true
 	case order.StatusVoided:
@@ -380,4 +412,38 @@ func (t *Till) checkManagerPIN(pin string) error {
 		return fmt.Errorf("%w: %w", ui.ErrWrongPIN, err)
 	}
 	return fmt.Errorf("check the manager PIN: %w", err)
+}
+
+// tenderLabel is a tender kind for receipts.
+func tenderLabel(k order.TenderKind) string {
+	switch k {
+	case order.TenderCard:
+		return lang.L("Card")
+	case order.TenderSEPADebit:
+		return lang.L("SEPA Direct Debit")
+	}
+	if w, ok := walletOf(string(k)); ok {
+		return w.label
+	}
+	return string(k)
+}
+
+// hasCard says whether the order has a card payment in play.
+func hasCard(o *order.Order) bool {
+	_, ok := CurrentCard(o)
+	return ok
+}
+
+// walletOptions are the wallet tenders the cart offers, each saying
+// whether it can take this sale.
+func (r *Register) walletOptions(o *order.Order) []ui.WalletOption {
+	var out []ui.WalletOption
+	for _, w := range r.t.walletsOffered() {
+		opt := ui.WalletOption{Kind: string(w.kind), Label: w.label, Enabled: len(o.Lines()) > 0}
+		if err := r.t.walletRefusal(w, o.Remaining()); err != nil {
+			opt.Enabled, opt.Why = false, walletReason(err)
+		}
+		out = append(out, opt)
+	}
+	return out
 }

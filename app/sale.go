@@ -116,6 +116,10 @@ func (t *Till) chargeAgain(id string) error {
 		if err := o.StartTendering(); err != nil {
 			return err
 		}
+		// A saved card that failed moves to the reader first.
+		if err := t.toReader(tx, o); err != nil {
+			return err
+		}
 		due := o.Remaining()
 		if c.Amount == due {
 			return putOrder(tx, o)
@@ -191,15 +195,37 @@ func (t *Till) createPaymentIntentParams(o *order.Order) ([]byte, error) {
 	if amount <= 0 {
 		return nil, fmt.Errorf("nothing is due (%s)", due)
 	}
+	p := t.cardParams(o)
+	p.Amount = stripe.Int64(amount)
+	p.Currency = stripe.String(due.Currency.StripeCode())
+	p.AddMetadata("order_id", o.ID())
+	p.AddMetadata("lane", o.Lane())
+	return encodePayload(opPayload{Form: string(api.Encode(p)), Kind: string(order.TenderCard), Method: "card_present"}), nil
+}
+
+// cardParams is a card-present PaymentIntent for o, without amount and
+// metadata: manual capture unless configured otherwise, and, for a
+// returning customer, the customer — with setup_future_usage when they
+// agreed to keep the card for later.
+func (t *Till) cardParams(o *order.Order) *stripe.PaymentIntentParams {
 	p := &stripe.PaymentIntentParams{
-		Amount:             stripe.Int64(amount),
-		Currency:           stripe.String(due.Currency.StripeCode()),
 		PaymentMethodTypes: stripe.StringSlice([]string{"card_present"}),
 		CaptureMethod:      stripe.String(t.captureMethod()),
 	}
-	p.AddMetadata("order_id", o.ID())
-	p.AddMetadata("lane", o.Lane())
-	return encodePayload(opPayload{Form: string(api.Encode(p))}), nil
+	if c := o.Customer(); c != nil {
+		p.Customer = stripe.String(c.ID)
+		if c.SaveCard {
+			p.SetupFutureUsage = stripe.String(string(stripe.PaymentIntentSetupFutureUsageOffSession))
+		}
+	}
+	return p
+}
+
+// cardStart is a card payment on the reader, for startPayment.
+func (t *Till) cardStart() paymentStart {
+	return paymentStart{kind: order.TenderCard, method: "card_present", form: func(o *order.Order, _ int64, _ string) *stripe.PaymentIntentParams {
+		return t.cardParams(o)
+	}}
 }
 
 func putOrder(tx *queue.Tx, o *order.Order) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/tillpos/till/reader/sim"
 	"github.com/tillpos/till/sync/api"
 	"github.com/tillpos/till/sync/drain"
+	"github.com/tillpos/till/sync/events"
 	"github.com/tillpos/till/sync/sandbox"
 	"github.com/tillpos/till/ui"
 )
@@ -47,6 +48,12 @@ type Params struct {
 	// Simulator configures the built-in simulated reader when the config
 	// names it (tests and the headless lane script its cards).
 	Simulator sim.Options
+	// EventsEvery is how often the API's events are polled once caught
+	// up; events.DefaultEvery when zero.
+	EventsEvery time.Duration
+	// WalletPoll is how often a wallet payment waiting for the customer
+	// is retrieved; walletPoll when zero.
+	WalletPoll time.Duration
 }
 
 // Till is one open till: its store, lane, catalog and rules.
@@ -61,11 +68,14 @@ type Till struct {
 	sandbox *sandbox.Server // the embedded API when none is configured; nil otherwise
 	client  *api.Client
 	drainer *drain.Drainer
+	events  *events.Poller
 	reader  reader.Reader
 	sim     *sim.Device   // the built-in simulated reader; nil otherwise
 	simTurn chan struct{} // one simulated customer at the reader at a time
 	now     func() time.Time
 	log     *slog.Logger
+	// walletPoll is how often a wallet payment is retrieved.
+	walletPoll time.Duration
 
 	mu      sync.Mutex
 	subs    []func()
@@ -117,7 +127,7 @@ func Open(p Params) (*Till, error) {
 		return nil, fmt.Errorf("open till: create data directory: %w", err)
 	}
 	t := &Till{cfg: cfg, locale: tag, cash: money.CashRules{}, lane: lane, catalog: cat, now: p.Now, log: p.Logger,
-		changes: make(chan struct{})}
+		changes: make(chan struct{}), walletPoll: p.WalletPoll}
 	t.pin = &manager.Guard{Hash: cfg.ManagerPINHash, Now: p.Now}
 	state := manager.StateFile(filepath.Join(filepath.Dir(path), "manager-pin.json"))
 	t.pin.Load, t.pin.Save = state.Load, state.Save
@@ -135,6 +145,10 @@ func Open(p Params) (*Till, error) {
 		return nil, fmt.Errorf("open till: %w", err)
 	}
 	if err := t.wireDrainer(p); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("open till: %w", err)
+	}
+	if err := t.wireEvents(p); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("open till: %w", err)
 	}
@@ -176,11 +190,20 @@ func (t *Till) wireDrainer(p Params) error {
 func (t *Till) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.stop, t.stopped = cancel, make(chan struct{})
-	go func() {
-		defer close(t.stopped)
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		if err := t.drainer.Run(ctx); err != nil {
 			t.log.Error("outbox drainer stopped", "err", err)
 		}
+	})
+	wg.Go(func() {
+		if err := t.events.Run(ctx); err != nil && ctx.Err() == nil {
+			t.log.Error("event poller stopped", "err", err)
+		}
+	})
+	go func() {
+		defer close(t.stopped)
+		wg.Wait()
 	}()
 }
 

@@ -16,10 +16,11 @@ const maxCheckErrors = 20
 // (tx.Check), then the store's invariants — every entry decodes, every
 // outbox and dead entry belongs to a stored order and is in the per-order
 // index and vice versa, only an order's first entry is dead, leasable or in
-// flight, the due index holds exactly the leasable first entries, and the
-// counters agree with the buckets. It reads everything: O(size of the
-// file), meant for tests, a maintenance screen or a background check, not
-// for every start. Problems are reported as a *CorruptError.
+// flight, the due index holds exactly the leasable first entries, the
+// counters agree with the buckets, and every named value (Tx.Value) has a
+// valid key and size. It reads everything: O(size of the file), meant for
+// tests, a maintenance screen or a background check, not for every start.
+// Problems are reported as a *CorruptError.
 func (s *Store) Check() error {
 	var problems []error
 	add := func(err error) bool {
@@ -45,6 +46,7 @@ func (s *Store) Check() error {
 			return nil
 		}
 		tx.checkInvariants(add)
+		tx.checkValues(add)
 		return nil
 	})
 	if err != nil {

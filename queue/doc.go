@@ -47,6 +47,24 @@ blocks the later entries of its own order (reported as StateBlocked) until a
 manager calls RequeueDead (same idempotency key, attempts reset) or
 DiscardDead. Completed and discarded entries are kept in a history bucket.
 
+A few small named values (a key of at most MaxValueKeyLen printable ASCII
+bytes, a value of 1 to MaxValueLen bytes) live in the same file, so that
+bookkeeping commits in the same transaction as the orders it concerns. The
+payment API event cursor is the first: applying an event to its order and
+moving the cursor past it is one Update, so after a crash either both
+happened or neither did:
+
+	err = s.Update(func(tx *queue.Tx) error {
+		if err := tx.PutOrder(id, updatedOrder); err != nil {
+			return err
+		}
+		return tx.PutValue("events/cursor", []byte(eventID))
+	})
+
+Tx.Value returns nil (and no error) for a name never written, the natural
+"nothing yet" of a cursor. Like every committed Update, one that only
+changed a named value calls Options.OnChange.
+
 Stats reports orders, pending, in-flight, blocked, dead and history counts,
 the oldest pending entry and the next due time in O(log n): the counts are
 kept in the meta bucket by the same transactions that change the data, and
@@ -57,9 +75,10 @@ the two times come from the first key of the outbox and of the due index
 
 One bbolt file with the buckets meta (schema version, applied migrations,
 open generation, counters), orders, outbox, by_order (order id, 0, sequence),
-due (next attempt, sequence), in_flight, dead and done. Migrations run in
-order inside one write transaction at Open and are recorded in meta; a file
-from a newer Till fails with ErrSchemaTooNew and is not touched.
+due (next attempt, sequence), in_flight, dead, done and, since schema 2, kv
+(named values). Migrations run in order inside one write transaction at Open
+and are recorded in meta; a file from a newer Till fails with ErrSchemaTooNew
+and is not touched.
 
 # Caveats
 

@@ -44,8 +44,9 @@ var (
 	ErrLeaseLost = errors.New("lease lost")
 
 	// ErrInvalid is returned for arguments that can never be stored: an
-	// order id that is empty, too long or not printable ASCII, an unknown
-	// operation, and similar caller mistakes.
+	// order id or value key that is empty, too long or not printable ASCII,
+	// an unknown operation, an empty or oversized named value, a named
+	// value written in a View transaction, and similar caller mistakes.
 	ErrInvalid = errors.New("invalid argument")
 
 	// ErrNotDead is returned by RequeueDead and DiscardDead when the entry

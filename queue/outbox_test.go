@@ -530,7 +530,7 @@ func TestOrdersAPI(t *testing.T) {
 			t.Errorf("ForEachOrder stop: %v after %d", err, n)
 		}
 		ms, err := tx.Migrations()
-		if err != nil || len(ms) != 1 || ms[0].Version != 1 {
+		if err != nil || len(ms) != len(migrations) || ms[0].Version != 1 {
 			t.Errorf("Migrations = %+v, %v", ms, err)
 		}
 		return nil

@@ -19,6 +19,7 @@ var (
 	bucketInFlight = []byte("in_flight") // seq -> "" for leased entries
 	bucketDead     = []byte("dead")      // seq -> entry (dead letters)
 	bucketDone     = []byte("done")      // seq -> entry (history: done and discarded)
+	bucketKV       = []byte("kv")        // key -> caller's value (Tx.Value); schema 2
 )
 
 // Keys in the meta bucket.
@@ -30,7 +31,7 @@ var (
 )
 
 // CurrentSchema is the schema version this build writes.
-const CurrentSchema = 1
+const CurrentSchema = 2
 
 type migration struct {
 	version uint64
@@ -48,6 +49,12 @@ var migrations = []migration{
 			}
 		}
 		return btx.Bucket(bucketMeta).Put(keyCounters, counters{}.encode())
+	}},
+	{2, "create kv bucket for small named values", func(btx *bolt.Tx) error {
+		if _, err := btx.CreateBucket(bucketKV); err != nil {
+			return fmt.Errorf("create bucket %s: %w", bucketKV, err)
+		}
+		return nil
 	}},
 }
 

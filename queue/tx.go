@@ -20,6 +20,9 @@ type Tx struct {
 	btx *bolt.Tx
 
 	meta, orders, outbox, byOrder, due, inFlight, dead, done *bolt.Bucket
+	// kv is nil only in a file not yet migrated to schema 2 (Open's
+	// read-only validation); see kvBucket.
+	kv *bolt.Bucket
 
 	c      counters
 	loaded bool // c holds the stored counters
@@ -40,6 +43,9 @@ func (s *Store) newTx(btx *bolt.Tx) (*Tx, error) {
 			return nil, &CorruptError{Path: s.path, Err: fmt.Errorf("%w: bucket %q is missing", errNotTill, b.name)}
 		}
 	}
+	// Schema 1 files have no kv bucket until Open migrates them, and Open
+	// validates them before that, so its absence is reported on use.
+	tx.kv = btx.Bucket(bucketKV)
 	return tx, nil
 }
 

@@ -21,6 +21,9 @@ var (
 	ErrWrongPIN = errors.New("wrong manager PIN")
 	// ErrUnknownCode: a scanned or typed code matches no product.
 	ErrUnknownCode = errors.New("unknown product code")
+	// ErrOffline: the action needs the payment service, which is not
+	// reachable now.
+	ErrOffline = errors.New("the payment service is not reachable")
 )
 
 // Stage is where the current sale is.
@@ -32,6 +35,7 @@ const (
 	StageCard                // a card payment is under way (see CardView)
 	StageDone                // paid: Receipt holds the receipt
 	StageVoided              // cancelled: Receipt holds the void slip
+	StageWallet              // a TWINT or MobilePay payment is under way (see WalletView)
 )
 
 // CardStep is where a card payment is.
@@ -47,6 +51,10 @@ const (
 	CardCancelled                     // cancelled on the reader or by the cashier: retry or another tender
 	CardOffline                       // the payment service is unreachable: take cash or wait
 	CardReaderProblem                 // the reader is missing or failed: Message says what
+	// CardAuthenticate: a saved card needs the customer to authenticate,
+	// which the till cannot do; RetryCard collects the card on the reader
+	// for the same payment.
+	CardAuthenticate
 )
 
 // SaleView is the current sale as the cashier screen shows it. Amounts
@@ -72,6 +80,25 @@ type SaleView struct {
 
 	// Card is the card payment's progress, in StageCard.
 	Card CardView
+	// Wallet is the wallet payment's progress, in StageWallet.
+	Wallet WalletView
+	// Wallets are the wallet tenders of this till, in StageCart: each
+	// says whether it can take this sale and, if not, why.
+	Wallets []WalletOption
+
+	// Customer is the returning customer attached to the sale, or nil.
+	Customer *CustomerView
+	// CanChooseCustomer: a customer may be looked up and attached (or
+	// detached) now; CanChargeSaved: one of their saved methods may be
+	// charged now.
+	CanChooseCustomer, CanChargeSaved bool
+	// CanSaveCard: with a customer attached, the next card may be saved
+	// for later; SaveCard is the customer's consent as given.
+	CanSaveCard, SaveCard bool
+	// CanRetryWallet and CanCancelWallet: after a failed or expired
+	// wallet payment, ask again on the same payment, or give it up (then
+	// another tender or a changed cart).
+	CanRetryWallet, CanCancelWallet bool
 	// CashDue is what cash must cover, after cash rounding (may differ
 	// from Due by the rounding), for the cash dialog.
 	CashDue string
@@ -103,11 +130,70 @@ type CardView struct {
 	Amount  string
 }
 
+// WalletView is a wallet payment's progress.
+type WalletView struct {
+	Kind  string // "twint", "mobilepay"
+	Label string // "TWINT", "MobilePay"
+	Step  WalletStep
+	// Message is for the cashier (and names what the customer does).
+	// Always set.
+	Message string
+	Amount  string
+	// URL is what the QR code encodes, in WalletScan; empty otherwise.
+	URL string
+	// Expires is when the customer's time to authorise runs out, for a
+	// countdown; zero when the wallet sets no limit (TWINT).
+	Expires time.Time
+}
+
+// WalletStep is where a wallet payment is.
+type WalletStep int
+
+// Wallet steps.
+const (
+	WalletCreating WalletStep = iota // asking the payment service for the QR code
+	WalletScan                       // the QR code is shown: the customer scans and authorises
+	WalletFailed                     // refused, expired or cancelled: Message says which; retry, other tender or cancel
+	WalletOffline                    // the payment service is unreachable
+)
+
+// WalletOption is a wallet tender as the cart offers it.
+type WalletOption struct {
+	Kind    string // "twint", "mobilepay": what ChargeWallet takes
+	Label   string // "TWINT"
+	Enabled bool
+	// Why it cannot take this sale ("TWINT takes CHF only", "offline");
+	// empty when Enabled.
+	Why string
+}
+
+// CustomerView is a returning customer.
+type CustomerView struct {
+	ID                 string
+	Name, Email, Phone string
+}
+
+// SavedMethodView is one of a customer's saved payment methods.
+type SavedMethodView struct {
+	ID string
+	// Type is the API's ("card", "sepa_debit", …); Label is for people:
+	// "VISA •••• 4242", "SEPA Direct Debit •••• 3000".
+	Type, Label string
+	Expiry      string // "12/2028"; empty when the method has none
+	// Usable is false for a method the till cannot charge (an expired
+	// card, a type not offered in this currency); Why says why.
+	Usable bool
+	Why    string
+}
+
 // ReceiptView is a printed receipt (or void slip).
 type ReceiptView struct {
 	OrderID string
 	At      time.Time
 	Voided  bool
+	// Pending: a payment on it is still being processed (a SEPA debit);
+	// the receipt says "payment pending".
+	Pending bool
 	Lines   []LineView
 	// Subtotal, CartDiscount, Tax, TaxLines and Total as in SaleView.
 	Subtotal, CartDiscount, Tax, Total string
@@ -118,9 +204,9 @@ type ReceiptView struct {
 
 // TenderView is one payment on a receipt.
 type TenderView struct {
-	Kind   string // "Card", "Cash"
+	Kind   string // "Card", "Cash", "TWINT", "MobilePay", "SEPA Direct Debit"
 	Amount string
-	Detail string // "VISA •••• 4242 (contactless)", "given CHF 20.00"
+	Detail string // "VISA •••• 4242 (contactless)", "given CHF 20.00", "payment pending"
 }
 
 // ProductView is a product button.
@@ -214,6 +300,33 @@ type Register interface {
 
 	// Receipts are the last n finished sales, newest first, for reprint.
 	Receipts(n int) []ReceiptView
+
+	// ChargeWallet starts a wallet payment ("twint", "mobilepay") for
+	// what is due; refused with a clear error when offline, in the wrong
+	// currency or above the wallet's limit (SaleView.Wallets says so
+	// beforehand).
+	ChargeWallet(kind string) error
+	// RetryWallet asks the customer again on the same payment, after a
+	// failure or expiry (a new QR code).
+	RetryWallet() error
+	// CancelWallet gives the wallet payment up (cancelled with the
+	// payment service through the outbox); the sale goes back to the
+	// tender choice.
+	CancelWallet() error
+
+	// FindCustomers looks customers up by email, phone or name (needs
+	// the connection; ErrOffline when there is none).
+	FindCustomers(query string) ([]CustomerView, error)
+	// SetCustomer attaches a customer to the sale ("" detaches).
+	SetCustomer(id string) error
+	// SavedMethods are the attached customer's saved payment methods.
+	SavedMethods() ([]SavedMethodView, error)
+	// ChargeSaved charges one of them for what is due. If the bank asks
+	// for authentication the card step becomes CardAuthenticate.
+	ChargeSaved(paymentMethodID string) error
+	// SetSaveCard records the customer's consent to keep the next card
+	// for later (SaleView.CanSaveCard).
+	SetSaveCard(save bool) error
 }
 
 // CardSimulator is offered by the built-in simulated reader: the screen
@@ -236,4 +349,14 @@ type Settings interface {
 	Languages() []string
 	// SetLanguage saves the choice; pin must be the manager's PIN.
 	SetLanguage(tag, pin string) error
+}
+
+// WalletSimulator plays the customer's phone when the payment service is
+// the built-in sandbox: the screen shows "approve" and "refuse" buttons
+// beside the QR code so a demo can finish a wallet payment.
+type WalletSimulator interface {
+	// ApproveWallet and RefuseWallet answer the wallet page at url (the
+	// QR code's) as the customer would.
+	ApproveWallet(url string) error
+	RefuseWallet(url string) error
 }

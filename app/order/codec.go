@@ -38,6 +38,7 @@ type wire struct {
 	CompletedAt  time.Time   `json:"completed_at,omitzero"`
 	VoidedAt     time.Time   `json:"voided_at,omitzero"`
 	VoidReason   string      `json:"void_reason,omitempty"`
+	Customer     *Customer   `json:"customer,omitempty"`
 }
 
 // Marshal encodes the order for storage: JSON with "v": 1. The store keeps
@@ -48,7 +49,7 @@ func (o *Order) Marshal() ([]byte, error) {
 		Cart: o.cart, Totals: o.totals, CashRounding: o.cashRounding, Tenders: o.tenders,
 		NextLine: o.nextLine, NextTender: o.nextTender,
 		CreatedAt: o.createdAt, UpdatedAt: o.updatedAt, CompletedAt: o.completedAt,
-		VoidedAt: o.voidedAt, VoidReason: o.voidReason,
+		VoidedAt: o.voidedAt, VoidReason: o.voidReason, Customer: o.customer,
 	}
 	if w.Cart.Lines == nil {
 		w.Cart.Lines = []Line{}
@@ -100,7 +101,7 @@ func Unmarshal(data []byte, clock func() time.Time) (*Order, error) {
 		totals: w.Totals, cashRounding: w.CashRounding, tenders: w.Tenders,
 		nextLine: w.NextLine, nextTender: w.NextTender,
 		createdAt: w.CreatedAt, updatedAt: w.UpdatedAt, completedAt: w.CompletedAt,
-		voidedAt: w.VoidedAt, voidReason: w.VoidReason, clock: clock,
+		voidedAt: w.VoidedAt, voidReason: w.VoidReason, customer: w.Customer, clock: clock,
 	}
 	if err := o.check(); err != nil {
 		if !errors.Is(err, ErrCorrupt) {
@@ -167,7 +168,8 @@ func (o *Order) check() error {
 				t.Cash.Change.Amount < 0 || t.Cash.Given.Amount-t.Cash.Change.Amount != t.Amount.Amount {
 				return corrupt("cash tender %d", t.ID)
 			}
-		} else if t.Payment == nil || t.Cash != nil || t.Payment.PaymentIntentID == "" || !t.Payment.Status.valid() {
+		} else if t.Payment == nil || t.Cash != nil || t.Payment.PaymentIntentID == "" || !t.Payment.Status.valid() ||
+			t.Payment.Failed && t.Payment.Status.Secured() {
 			return corrupt("%s tender %d", t.Kind, t.ID)
 		}
 		if t.Counts() {
@@ -184,7 +186,7 @@ func (o *Order) check() error {
 	switch {
 	case o.createdAt.IsZero() || o.updatedAt.Before(o.createdAt):
 		return corrupt("timestamps")
-	case o.status == StatusCompleted && (o.completedAt.IsZero() || paid < due || len(o.cart.Lines) == 0):
+	case o.status == StatusCompleted && (o.completedAt.IsZero() || paid < due && !o.PaymentFailed() || len(o.cart.Lines) == 0):
 		return corrupt("completed order not paid or without lines")
 	case o.status != StatusCompleted && !o.completedAt.IsZero():
 		return corrupt("completion time on a %s order", o.status)
@@ -192,6 +194,8 @@ func (o *Order) check() error {
 		return corrupt("void time on a %s order", o.status)
 	case o.status == StatusTendering && len(o.cart.Lines) == 0:
 		return corrupt("tendering order without lines")
+	case o.customer != nil && o.customer.ID == "":
+		return corrupt("customer without id")
 	}
 	return nil
 }

@@ -41,10 +41,13 @@ const (
 	TenderCard      TenderKind = "card"
 	TenderTwint     TenderKind = "twint"
 	TenderMobilePay TenderKind = "mobilepay"
+	// TenderSEPADebit is a returning customer's saved SEPA Direct Debit
+	// mandate: the sale completes while the debit is processed.
+	TenderSEPADebit TenderKind = "sepa_debit"
 )
 
 func (k TenderKind) valid() bool {
-	return k == TenderCash || k == TenderCard || k == TenderTwint || k == TenderMobilePay
+	return k == TenderCash || k == TenderCard || k == TenderTwint || k == TenderMobilePay || k == TenderSEPADebit
 }
 
 // PaymentStatus is the Stripe PaymentIntent status a card or wallet tender
@@ -77,6 +80,10 @@ func (s PaymentStatus) Secured() bool {
 	return s == PaymentRequiresCapture || s == PaymentSucceeded
 }
 
+// Pending reports whether the payment is being processed (a SEPA debit):
+// the sale is done, the money not yet, and events settle it.
+func (s PaymentStatus) Pending() bool { return s == PaymentProcessing }
+
 // Payment is what a card or wallet tender records about its PaymentIntent.
 // Card numbers never reach the app: only brand and last four digits.
 type Payment struct {
@@ -91,6 +98,35 @@ type Payment struct {
 	// the cashier sees why; a later status other than
 	// requires_payment_method clears it.
 	Decline *Decline `json:"decline,omitempty"`
+
+	// Method is the API's payment method type used ("card_present",
+	// "card", "sepa_debit", "twint", "mobilepay"); empty until known.
+	Method string `json:"method,omitempty"`
+	// SavedMethod is the returning customer's saved payment method
+	// (pm_…) this payment charges; empty for a card on the reader.
+	SavedMethod string `json:"saved_method,omitempty"`
+	// Action is what the customer must do (scan a wallet's QR code), while
+	// the PaymentIntent requires_action.
+	Action *Action `json:"action,omitempty"`
+	// Failed marks a payment that failed after its sale completed (a SEPA
+	// debit returned): the order is unpaid and on the manager's list.
+	Failed bool `json:"failed,omitempty"`
+}
+
+// Action is a customer action a payment waits for: the wallet's page
+// (shown as a QR code) and when the customer's time runs out (zero when
+// the wallet sets no limit).
+type Action struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Customer is the returning customer a sale is for, and whether they
+// agreed to keep the card they pay with for later.
+type Customer struct {
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	SaveCard bool   `json:"save_card,omitempty"`
 }
 
 // Decline is why the issuer refused a payment attempt: Stripe's
@@ -118,13 +154,14 @@ type Tender struct {
 }
 
 // Counts reports whether the tender pays towards the order: cash always,
-// card and wallets once their PaymentIntent is authorised or captured, or
-// when taken offline (store-and-forward).
+// card and wallets once their PaymentIntent is authorised or captured,
+// being processed (a SEPA debit: the sale completes "payment pending"), or
+// taken offline (store-and-forward).
 func (t Tender) Counts() bool {
 	if t.Kind == TenderCash {
 		return true
 	}
-	return t.Payment != nil && (t.Payment.Status.Secured() || t.Payment.Offline)
+	return t.Payment != nil && (t.Payment.Status.Secured() || t.Payment.Status.Pending() || t.Payment.Offline)
 }
 
 func (t Tender) clone() Tender {
@@ -133,6 +170,10 @@ func (t Tender) clone() Tender {
 		if p.Decline != nil {
 			d := *p.Decline
 			p.Decline = &d
+		}
+		if p.Action != nil {
+			a := *p.Action
+			p.Action = &a
 		}
 		t.Payment = &p
 	}
@@ -169,6 +210,7 @@ type Order struct {
 	completedAt  time.Time
 	voidedAt     time.Time
 	voidReason   string
+	customer     *Customer
 
 	clock func() time.Time
 }
@@ -241,6 +283,46 @@ func (o *Order) VoidedAt() time.Time    { return o.voidedAt }
 
 // VoidReason returns the reason given to Void.
 func (o *Order) VoidReason() string { return o.voidReason }
+
+// Customer returns a copy of the sale's returning customer, or nil.
+func (o *Order) Customer() *Customer {
+	if o.customer == nil {
+		return nil
+	}
+	c := *o.customer
+	return &c
+}
+
+// SetCustomer attaches a returning customer to a sale that is not
+// finished (nil detaches). The customer is tied to the payments made
+// after it: attach it before charging.
+func (o *Order) SetCustomer(c *Customer) error {
+	const op = "set customer"
+	if o.status.Final() {
+		return o.errf(op, fmt.Errorf("order is %s: %w", o.status, ErrImmutable))
+	}
+	if c != nil {
+		if c.ID == "" || len(c.ID) > 255 || len(c.Name) > 512 {
+			return o.errf(op, fmt.Errorf("customer id %q: %w", c.ID, ErrInvalidTender))
+		}
+		cc := *c
+		c = &cc
+	}
+	o.customer, o.updatedAt = c, o.now()
+	return nil
+}
+
+// PaymentPending reports whether a payment of the order is still being
+// processed (the receipt says "payment pending").
+func (o *Order) PaymentPending() bool {
+	return slices.ContainsFunc(o.tenders, func(t Tender) bool { return t.Payment != nil && t.Payment.Status.Pending() })
+}
+
+// PaymentFailed reports whether a payment failed after the sale completed:
+// the order is not paid and belongs on the manager's list.
+func (o *Order) PaymentFailed() bool {
+	return slices.ContainsFunc(o.tenders, func(t Tender) bool { return t.Payment != nil && t.Payment.Failed })
+}
 
 func (o *Order) now() time.Time { return o.clock().UTC() }
 
@@ -520,6 +602,10 @@ func (o *Order) SetPaymentStatus(tenderID int, status PaymentStatus, brand, last
 		return o.errf(op, ErrNoSuchTender)
 	}
 	t := o.tenders[i].clone()
+	if t.Payment.Status == status && (brand == "" || brand == t.Payment.Brand) && (last4 == "" || last4 == t.Payment.Last4) &&
+		(status == PaymentRequiresPaymentMethod || t.Payment.Decline == nil) {
+		return nil // nothing changes
+	}
 	before := t.Counts()
 	t.Payment.Status = status
 	if status != PaymentRequiresPaymentMethod {
@@ -534,6 +620,93 @@ func (o *Order) SetPaymentStatus(tenderID int, status PaymentStatus, brand, last
 	if !before && t.Counts() && t.Amount.Amount > o.Remaining().Amount {
 		return o.errf(op, fmt.Errorf("%v with %v remaining: %w", t.Amount, o.Remaining(), ErrOverpaid))
 	}
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
+// SetPaymentAction records what the customer must do for a tendering
+// payment (a wallet's QR code), or clears it (nil).
+func (o *Order) SetPaymentAction(tenderID int, a *Action) error {
+	op := fmt.Sprintf("set action of tender %d", tenderID)
+	if err := o.tendering(op); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	if a != nil && (a.URL == "" || len(a.URL) > 2048) {
+		return o.errf(op, fmt.Errorf("action URL of %d bytes: %w", len(a.URL), ErrInvalidTender))
+	}
+	t := o.tenders[i].clone()
+	if a == nil && t.Payment.Action == nil || a != nil && t.Payment.Action != nil && *a == *t.Payment.Action {
+		return nil // nothing changes
+	}
+	if a != nil {
+		aa := *a
+		a = &aa
+	}
+	t.Payment.Action = a
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
+// SetPaymentMethod records which payment method a tendering payment uses
+// (the API's type, and the saved method when one is charged).
+func (o *Order) SetPaymentMethod(tenderID int, method, saved string) error {
+	op := fmt.Sprintf("set method of tender %d", tenderID)
+	if err := o.tendering(op); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	if len(method) > 64 || len(saved) > 255 {
+		return o.errf(op, fmt.Errorf("method %q: %w", method, ErrInvalidTender))
+	}
+	t := o.tenders[i].clone()
+	if t.Payment.Method == method && t.Payment.SavedMethod == saved {
+		return nil // nothing changes
+	}
+	t.Payment.Method, t.Payment.SavedMethod = method, saved
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
+// SettlePayment records the outcome of a payment that was still being
+// processed when its sale completed (a SEPA debit): succeeded, or failed
+// (requires_payment_method or canceled, with why). A failed payment marks
+// the order unpaid (PaymentFailed) for the manager; the order stays
+// completed. Settling the same outcome again changes nothing.
+func (o *Order) SettlePayment(tenderID int, status PaymentStatus, d *Decline) error {
+	op := fmt.Sprintf("settle tender %d", tenderID)
+	if o.status != StatusCompleted {
+		return o.errf(op, fmt.Errorf("order is %s, not completed: %w", o.status, ErrInvalidTransition))
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	t := o.tenders[i].clone()
+	if t.Payment.Status == status {
+		return nil
+	}
+	if !t.Payment.Status.Pending() {
+		return o.errf(op, fmt.Errorf("its payment is %s, not processing: %w", t.Payment.Status, ErrInvalidTransition))
+	}
+	switch status {
+	case PaymentSucceeded:
+	case PaymentRequiresPaymentMethod, PaymentCanceled:
+		t.Payment.Failed = true
+		if d != nil {
+			dd := *d
+			t.Payment.Decline = &dd
+		}
+	default:
+		return o.errf(op, fmt.Errorf("a processing payment cannot become %s: %w", status, ErrInvalidTransition))
+	}
+	t.Payment.Status = status
 	o.tenders[i], o.updatedAt = t, o.now()
 	return nil
 }
@@ -582,6 +755,9 @@ func (o *Order) RecordDecline(tenderID int, code, message string) error {
 		return o.errf(op, ErrNoSuchTender)
 	}
 	t := o.tenders[i].clone()
+	if d := t.Payment.Decline; t.Payment.Status == PaymentRequiresPaymentMethod && d != nil && d.Code == code && d.Message == message {
+		return nil // the same decline again
+	}
 	t.Payment.Status = PaymentRequiresPaymentMethod
 	t.Payment.Decline = &Decline{Code: code, Message: message}
 	o.tenders[i], o.updatedAt = t, o.now()

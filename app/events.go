@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/stripe/stripe-go/v86"
+
+	"github.com/tillpos/till/app/order"
+	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/sync/events"
+)
+
+// A till cannot receive webhooks, so it polls the API's events (SPEC
+// §2.6): the outcomes decided away from it — a wallet authorised on the
+// customer's phone, a SEPA debit settling or failing — reach the orders
+// through them, besides the wallet follower's own retrieves.
+
+// eventCursorKey is where the store keeps the id of the last event
+// applied.
+const eventCursorKey = "events.cursor"
+
+// wireEvents builds the event poller over the till's client and store.
+func (t *Till) wireEvents(p Params) error {
+	var err error
+	t.events, err = events.New(events.Config{
+		Client: t.client,
+		Load: func() (string, error) {
+			var cursor string
+			err := t.store.View(func(tx *queue.Tx) error {
+				b, err := tx.Value(eventCursorKey)
+				cursor = string(b)
+				return err
+			})
+			return cursor, err
+		},
+		Save: func(_ context.Context, cursor string) error {
+			return t.store.Update(func(tx *queue.Tx) error { return tx.PutValue(eventCursorKey, []byte(cursor)) })
+		},
+		Apply:   t.applyEvent,
+		Every:   p.EventsEvery,
+		Now:     t.now,
+		Logger:  t.log,
+		OnState: func(events.State) { t.notify() },
+	})
+	return err
+}
+
+// wakeEvents asks the poller to look now (a wallet payment started).
+func (t *Till) wakeEvents() {
+	if t.events != nil {
+		t.events.Wake()
+	}
+}
+
+// applyEvent applies one PaymentIntent event to its order and stores the
+// event as the cursor in the same transaction:
+//
+//   - a completed order whose payment was being processed (a SEPA debit)
+//     takes the event's outcome: paid, or failed and on the manager's list;
+//   - a tendering order (a wallet waiting for the customer) has its
+//     PaymentIntent retrieved, and the current state recorded — never the
+//     event's snapshot, which may be older than what the outbox recorded
+//     since;
+//   - anything else (another lane's PaymentIntent, an order that moved on)
+//     only moves the cursor.
+//
+// So a replayed event changes nothing.
+func (t *Till) applyEvent(ctx context.Context, ev *stripe.Event) (string, error) {
+	cursor := func(tx *queue.Tx) error { return tx.PutValue(eventCursorKey, []byte(ev.ID)) }
+	skip := func() (string, error) { return ev.ID, t.store.Update(cursor) }
+	if ev.Data == nil || !strings.HasPrefix(string(ev.Type), "payment_intent.") {
+		return skip()
+	}
+	var pi stripe.PaymentIntent
+	if err := json.Unmarshal(ev.Data.Raw, &pi); err != nil || pi.ID == "" {
+		t.log.Warn("events: not a PaymentIntent", "event", ev.ID, "type", ev.Type)
+		return skip()
+	}
+	id := pi.Metadata["order_id"]
+	if !strings.HasPrefix(id, t.lane.Name()+"-") {
+		return skip()
+	}
+	o, err := t.Order(id)
+	if errors.Is(err, queue.ErrNotFound) {
+		return skip()
+	}
+	if err != nil {
+		return "", err
+	}
+	switch o.Status() {
+	case order.StatusTendering:
+		if t.queuedFor(id) {
+			// The outbox is talking to the API about this order: its
+			// answers are newer than the event.
+			return skip()
+		}
+		if err := t.refreshIntent(ctx, id, pi.ID, cursor); err != nil {
+			return "", fmt.Errorf("apply event %s to order %s: %w", ev.ID, id, err)
+		}
+		return ev.ID, nil
+	case order.StatusCompleted:
+		err := t.store.Update(func(tx *queue.Tx) error {
+			o, err := loadOrder(tx, id, t.now)
+			if err != nil {
+				return err
+			}
+			if err := t.recordIntent(tx, o, &pi); err != nil {
+				return err
+			}
+			return cursor(tx)
+		})
+		if err != nil {
+			return "", fmt.Errorf("apply event %s to order %s: %w", ev.ID, id, err)
+		}
+		return ev.ID, nil
+	}
+	return skip()
+}
