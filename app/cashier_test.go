@@ -42,10 +42,11 @@ func openCashier(t *testing.T, lt *liveTill) *cashier {
 	var s *ui.CashierScreen
 	c.onUI(func() {
 		s = ui.NewCashierScreen(ui.CashierParams{
-			Register:  c.reg,
-			Simulator: simulatorControls{lt.Simulator()},
-			Version:   "test",
-			Do:        c.onUI,
+			Register:        c.reg,
+			Simulator:       simulatorControls{lt.Simulator()},
+			WalletSimulator: lt.phone(),
+			Version:         "test",
+			Do:              c.onUI,
 			OnApplied: func(v ui.SaleView) {
 				select {
 				case c.applied <- v:

@@ -220,6 +220,8 @@ func (r *runner) showTill(op *opened) {
 		Simulator: simulator,
 		Version:   Version,
 		Now:       r.now,
+		// The customer's phone, when the API is the built-in sandbox.
+		WalletSimulator: t.WalletSimulator(),
 	}
 	if r.applied != nil {
 		p.OnApplied = func(v ui.SaleView) {

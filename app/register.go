@@ -822,6 +822,13 @@ func (t *Till) dropCard(tx *queue.Tx, o *order.Order) error {
 	}
 	var deadConfirms []uint64
 	for _, e := range es {
+		if e.Op == queue.OpCreate && e.State != queue.StateDead {
+			// A creation that confirms at once (a saved method) moves
+			// money as it lands: its outcome must be known first.
+			if p, err := decodePayload(e.Payload); err != nil || p.Saved != "" {
+				return ErrCardInProgress
+			}
+		}
 		if e.Op != queue.OpConfirm {
 			continue
 		}

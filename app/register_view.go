@@ -104,6 +104,9 @@ func (r *Register) Sale() ui.SaleView {
 // refused is true instead when its only confirmation is a dead letter:
 // the API refused it for good, and the sale may be settled otherwise.
 func (r *Register) cardProcessing(o *order.Order) (processing, refused bool) {
+	if r.t.queuedSaved(o.ID()) {
+		return true, false // a saved method is being charged
+	}
 	c, ok := CurrentCard(o)
 	if !ok || c.Payment.Status != order.PaymentRequiresConfirmation {
 		return false, false

@@ -90,10 +90,41 @@ func (r *runner) tour(dir string, applied <-chan ui.SaleView) error {
 			return tap("visa")(t, reg)
 		}, want: func(v ui.SaleView) bool { return v.Stage == ui.StageDone }},
 	}
+	wallet := func(v ui.SaleView) bool { return v.Stage == ui.StageWallet && v.Wallet.Step == ui.WalletScan }
+	tour = append(tour,
+		shot{name: "twint-qr", do: func(t *Till, reg *Register) error {
+			if err := reg.NewSale(); err != nil {
+				return err
+			}
+			if err := scan("HOT-CAP", "PAS-GIP")(t, reg); err != nil {
+				return err
+			}
+			return reg.ChargeWallet("twint")
+		}, want: wallet},
+		shot{name: "twint-paid", do: func(t *Till, reg *Register) error {
+			return t.WalletSimulator().ApproveWallet(reg.Sale().Wallet.URL)
+		}, want: func(v ui.SaleView) bool { return v.Stage == ui.StageDone }},
+	)
 	for _, s := range tour {
 		if err := r.takeShot(ctx, dir, s, applied); err != nil {
 			return err
 		}
+	}
+
+	// MobilePay: a till in Copenhagen, on its own embedded sandbox.
+	dkk, err := r.openTempTill("till-dkk-*", func(cfg *Config) { cfg.Currency, cfg.Locale = "DKK", "da-DK" })
+	if err != nil {
+		return err
+	}
+	defer dkk.close()
+	fyne.DoAndWait(func() { r.showTill(dkk) })
+	if err := r.takeShot(ctx, dir, shot{name: "mobilepay-qr", do: func(t *Till, reg *Register) error {
+		if err := scan("HOT-CAP", "HOT-CAP", "PAS-GIP")(t, reg); err != nil {
+			return err
+		}
+		return reg.ChargeWallet("mobilepay")
+	}, want: wallet}, applied); err != nil {
+		return err
 	}
 
 	// Offline: the same till software on a payment API nobody answers.
@@ -169,13 +200,21 @@ func (r *runner) waitApplied(ctx context.Context, applied <-chan ui.SaleView, wa
 // openOfflineTill opens a second till in a temporary directory whose
 // payment API is a loopback port nobody listens on.
 func (r *runner) openOfflineTill() (*opened, error) {
-	dir, err := os.MkdirTemp("", "till-offline-*")
+	return r.openTempTill("till-offline-*", func(cfg *Config) {
+		cfg.API = APIConfig{BaseURL: "http://127.0.0.1:9", Key: "sk_test_offline_screenshot"}
+	})
+}
+
+// openTempTill opens another till in a temporary directory, its default
+// config changed by mutate.
+func (r *runner) openTempTill(pattern string, mutate func(*Config)) (*opened, error) {
+	dir, err := os.MkdirTemp("", pattern)
 	if err != nil {
 		return nil, err
 	}
 	cfg := DefaultConfig()
 	cfg.Database = filepath.Join(dir, "till.db")
-	cfg.API = APIConfig{BaseURL: "http://127.0.0.1:9", Key: "sk_test_offline_screenshot"}
+	mutate(&cfg)
 	op, err := openWithRegister(Params{Config: cfg, Now: r.now, Logger: slog.New(slog.DiscardHandler),
 		DrainBackoff: func(int) time.Duration { return time.Second }})
 	if err != nil {

@@ -339,8 +339,15 @@ func (t *Till) StoreState() (ui.StoreState, error) {
 				// One unreadable order must not hide the others.
 				st.Recent = append(st.Recent, ui.OrderSummary{ID: id, Status: "unreadable"})
 			} else {
+				status := string(o.Status())
+				switch {
+				case o.PaymentFailed():
+					status += ", payment failed" // for the manager: the order is unpaid
+				case o.PaymentPending():
+					status += ", payment pending"
+				}
 				st.Recent = append(st.Recent, ui.OrderSummary{
-					ID: id, Status: string(o.Status()), Total: o.Totals().Total.Format(t.locale),
+					ID: id, Status: status, Total: o.Totals().Total.Format(t.locale),
 					Created: o.CreatedAt(),
 				})
 			}

@@ -264,8 +264,19 @@ func (r *Register) CancelWallet() error {
 		if err != nil {
 			return err
 		}
-		if _, _, ok := currentWallet(o); !ok || o.Status() != order.StatusTendering {
+		if o.Status() != order.StatusTendering {
 			return ErrNoWalletPayment
+		}
+		if _, _, ok := currentWallet(o); !ok {
+			// Its creation may still wait in the outbox (offline): the
+			// cancel behind it finds the PaymentIntent, if any.
+			es, err := tx.OrderEntries(o.ID())
+			if err != nil {
+				return err
+			}
+			if _, queued := walletQueued(es); !queued {
+				return ErrNoWalletPayment
+			}
 		}
 		if err := r.t.dropCard(tx, o); err != nil {
 			return err
@@ -399,22 +410,29 @@ func walletFailure(w wallet, d *order.Decline) string {
 
 // queuedWallet is the wallet whose creation is still in the outbox for the
 // order.
-func (t *Till) queuedWallet(id string) (wallet, bool) {
-	var w wallet
-	found := false
+func (t *Till) queuedWallet(id string) (w wallet, found bool) {
 	_ = t.store.View(func(tx *queue.Tx) error {
 		es, err := tx.OrderEntries(id)
-		for _, e := range es {
-			if e.Op != queue.OpCreate || e.State == queue.StateDead {
-				continue
-			}
-			if p, err := decodePayload(e.Payload); err == nil {
-				w, found = walletOf(p.Kind)
-			}
-		}
+		w, found = walletQueued(es)
 		return err
 	})
 	return w, found
+}
+
+// walletQueued is the wallet whose creation is among an order's entries
+// still to send.
+func walletQueued(es []queue.Entry) (w wallet, found bool) {
+	for _, e := range es {
+		if e.Op != queue.OpCreate || e.State == queue.StateDead {
+			continue
+		}
+		if p, err := decodePayload(e.Payload); err == nil {
+			if w, found = walletOf(p.Kind); found {
+				return w, true
+			}
+		}
+	}
+	return wallet{}, false
 }
 
 // walletDisplay is the QR code for the reader's screen, when the sale's

@@ -380,6 +380,12 @@ func TestSaveCardForLaterOnReaderSale(t *testing.T) {
 	if pi.Customer == nil || pi.Customer.ID != cus || pi.SetupFutureUsage != stripe.PaymentIntentSetupFutureUsageOffSession {
 		t.Fatalf("card sale with consent: customer %+v, setup_future_usage %q", pi.Customer, pi.SetupFutureUsage)
 	}
+	// Next time, the card read on the reader is among the saved methods.
+	mustDo(t, "next sale", r.NewSale())
+	ringUp(t, r)
+	if pms := chooseCustomer(t, r, "dora@example.ch", cus); len(pms) != 2 || !pms[0].Usable || pms[0].Type != "card" {
+		t.Fatalf("saved methods after the reader sale: %+v", pms)
+	}
 }
 
 func TestCustomerQuery(t *testing.T) {

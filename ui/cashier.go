@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -24,9 +25,16 @@ type CashierParams struct {
 	// Simulator is set only with the built-in simulated reader: the card
 	// panel then offers buttons that play the customer.
 	Simulator CardSimulator
-	Version   string
-	Now       func() time.Time // clock for the status bar's ages; time.Now when nil
-	Every     time.Duration    // how often ages are refreshed without a change; 5s when zero
+	// WalletSimulator is set only with the built-in sandbox payment
+	// service: the wallet panel then offers buttons that play the
+	// customer's phone.
+	WalletSimulator WalletSimulator
+	Version         string
+	// Now is the clock for the status bar's ages and the wallet payment's
+	// countdown; time.Now when nil. It is called from the screen's own
+	// goroutines, so it must be safe for concurrent use.
+	Now   func() time.Time
+	Every time.Duration // how often ages are refreshed without a change; 5s when zero
 	// OnApplied, when set, is called on the UI goroutine each time the
 	// screen has shown a sale view (after a change, an action or a tick),
 	// e.g. for a screenshot tour to know what is on screen. It must not
@@ -40,11 +48,12 @@ type CashierParams struct {
 }
 
 // CashierScreen is the till's main screen: the product grid and the
-// scan field on the left, the cart, totals and tenders on the right, the
-// card payment's progress, the receipt after each sale, and the status bar
-// along the bottom.
+// scan field on the left, the cart, totals and tenders (card, cash, the
+// wallets, a returning customer's saved methods) on the right, the card or
+// wallet payment's progress (a wallet's QR code with its countdown), the
+// receipt after each sale, and the status bar along the bottom.
 //
-// Every call into the Register, the Settings and the CardSimulator runs on
+// Every call into the Register, the Settings and the simulators runs on
 // the screen's worker goroutine, one at a time in the order the cashier
 // asked, and is followed there by a read of Sale and Status; the result
 // comes back to the screen's refresh goroutine, which alone hands widget
@@ -55,9 +64,11 @@ type CashierParams struct {
 // The keyboard (also shown by F1): F1 help, F2 the scan field, Enter adds
 // the typed code (after a receipt: next sale; in a dialog: confirm),
 // + and − change the selected cart line's quantity and Delete removes it
-// (Up and Down select), F5 card (after a decline: try another card), F6
-// cash, F8 void (asks first), F9 the last receipts, Escape closes a dialog
-// or cancels the card collection. The scan field keeps the focus (taps
+// (Up and Down select), F3 a returning customer, F5 card (after a decline:
+// try another card; after a failed wallet payment: try again), F6 cash, F7
+// the first wallet (TWINT, MobilePay) that takes the sale, F8 void (asks
+// first), F9 the last receipts, Escape closes a dialog or cancels the card
+// collection. The scan field keeps the focus (taps
 // give it back at once), so a USB barcode scanner (which types the code,
 // then Enter) works at any time. While a dialog is open the screen's keys
 // wait; a code scanned over a dialog without an entry is dropped, and its
@@ -78,6 +89,10 @@ type CashierScreen struct {
 	queue   []func() func() // jobs: each runs off the UI goroutine and returns what to show
 	reading bool            // a read of the sale is queued and not yet begun
 	latest  string          // the search the cashier typed last ("" none)
+	// counting: a countdown is on screen, so the refresh goroutine ticks
+	// every second; clock tells it that counting changed.
+	counting atomic.Bool
+	clock    chan struct{}
 
 	// Owned by the UI goroutine from here on.
 	root   *fyne.Container // stable: its content is rebuilt on a language change
@@ -113,9 +128,15 @@ type CashierScreen struct {
 	offline        *widget.Label
 	charge, cash   *widget.Button
 	cartDisc, void *widget.Button
+	customer       *widget.Button
+	walletRow      *fyne.Container
+	walletTenders  []*walletTender // the buttons in walletRow, one per SaleView.Wallets entry
 	tender         *fyne.Container
 	cart           *fyne.Container
 	card           *cardPanel
+	cardScroll     *container.Scroll
+	wallet         *walletPanel
+	cust           *customerStrip
 	receipt        *fyne.Container
 	receiptPane    *fyne.Container
 	right          *fyne.Container
@@ -139,7 +160,7 @@ func NewCashierScreen(p CashierParams) *CashierScreen {
 		p.Do = fyne.Do
 	}
 	s := &CashierScreen{p: p, onUI: p.Do,
-		results: make(chan func()), wake: make(chan struct{}, 1), typed: make(chan struct{}, 1),
+		results: make(chan func()), wake: make(chan struct{}, 1), typed: make(chan struct{}, 1), clock: make(chan struct{}, 1),
 		root:   container.NewStack(),
 		status: StatusBarView{Connectivity: ConnUnknown, Reader: ReaderConnecting}, // until the first read
 	}
@@ -209,8 +230,10 @@ func (s *CashierScreen) read() func() {
 }
 
 // Start subscribes to the Register, loads the catalog and keeps the screen
-// current until ctx is done: on every change, after every action, and
-// every CashierParams.Every so the status bar's ages move.
+// current until ctx is done: on every change, after every action, every
+// CashierParams.Every so the status bar's ages move, and every second
+// while a wallet payment's countdown is shown (the countdown alone: those
+// ticks call nothing in the Register).
 func (s *CashierScreen) Start(ctx context.Context) {
 	s.p.Register.Subscribe(s.Changed)
 	reg, sim := s.p.Register, s.p.Simulator
@@ -292,6 +315,14 @@ func (s *CashierScreen) refresh(ctx context.Context) {
 	defer tick.Stop()
 	pause := time.NewTimer(searchDelay)
 	pause.Stop()
+	// secs ticks every second while a countdown is shown, and only then.
+	var secs *time.Ticker
+	var secC <-chan time.Time
+	defer func() {
+		if secs != nil {
+			secs.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -299,6 +330,18 @@ func (s *CashierScreen) refresh(ctx context.Context) {
 			return
 		case <-tick.C:
 			s.Changed() // the status bar's ages move on
+		case <-s.clock:
+			switch on := s.counting.Load(); {
+			case on && secs == nil:
+				secs = time.NewTicker(time.Second)
+				secC = secs.C
+			case !on && secs != nil:
+				secs.Stop()
+				secs, secC = nil, nil
+			}
+		case <-secC:
+			now := s.p.Now()
+			s.onUI(func() { s.wallet.tick(now) })
 		case <-s.typed:
 			pause.Reset(searchDelay)
 		case <-pause.C:
@@ -329,6 +372,8 @@ func (s *CashierScreen) searchJob() func() {
 func (s *CashierScreen) build() {
 	s.bar = newStatusBar(s)
 	s.card = newCardPanel(s)
+	s.wallet = newWalletPanel(s)
+	s.cust = newCustomerStrip(s)
 
 	s.scan = newHookEntry()
 	s.scan.SetPlaceHolder(lang.L("Scan or type a barcode, or search (F2)"))
@@ -368,19 +413,27 @@ func (s *CashierScreen) build() {
 	s.cash = bigButton(lang.L("Cash")+" (F6)", nil, widget.HighImportance, s.openCash)
 	s.cartDisc = bigButton(lang.L("Cart discount"), nil, widget.MediumImportance, func() { s.openDiscount(0, "") })
 	s.void = bigButton(lang.L("Void")+" (F8)", theme.DeleteIcon(), widget.DangerImportance, s.confirmVoid)
+	s.customer = bigButton(lang.L("Customer…")+" (F3)", theme.AccountIcon(), widget.MediumImportance, s.openCustomers)
+	s.walletRow = container.NewGridWithColumns(1)
+	s.walletRow.Hide()
+	s.walletTenders = nil
 	s.tender = container.NewVBox(
 		s.offline,
 		container.NewGridWithColumns(2, tall(72, s.charge), tall(72, s.cash)),
-		// Room for later tenders (wallet, returning customer) goes here.
-		container.NewGridWithColumns(2, tall(60, s.cartDisc), tall(60, s.void)),
+		s.walletRow,
+		container.NewGridWithColumns(3, tall(56, s.customer), tall(56, s.cartDisc), tall(56, s.void)),
 	)
 
-	s.cartBottom = container.NewVBox(widget.NewSeparator(), s.totals, totalRow, s.due, s.tender)
-	// During a card payment its panel takes the place of the lines.
+	s.cartBottom = container.NewVBox(widget.NewSeparator(), s.totals, totalRow, s.due, s.cust.box, s.tender)
+	// During a card or wallet payment its panel takes the place of the
+	// lines. A hidden panel's scroll is hidden too: a visible one, even
+	// empty, would take the mouse wheel from the lines under it.
+	s.cardScroll = container.NewVScroll(s.card.box)
+	s.cardScroll.Hide()
 	s.cart = container.NewBorder(
 		widget.NewLabelWithStyle(lang.L("Cart"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		s.cartBottom,
-		nil, nil, container.NewStack(s.linesScroll, container.NewVScroll(s.card.box)))
+		nil, nil, container.NewStack(s.linesScroll, s.cardScroll, s.wallet.scroll))
 
 	s.receipt = container.NewVBox()
 	s.newSale = bigButton(lang.L("New sale")+" (Enter)", theme.ContentAddIcon(), widget.HighImportance, s.startNewSale)
@@ -405,6 +458,7 @@ func (s *CashierScreen) build() {
 func (s *CashierScreen) rebuild() {
 	s.closePopup()
 	s.card.progress.Stop()
+	s.wallet.progress.Stop()
 	s.build()
 	s.focusScan()
 }
@@ -736,15 +790,21 @@ func (s *CashierScreen) key(k fyne.KeyName) bool {
 		s.openHelp()
 	case fyne.KeyF2:
 		s.focusScan()
+	case fyne.KeyF3:
+		s.openCustomers()
 	case fyne.KeyF5:
 		switch {
 		case s.sale.CanCharge:
 			s.chargeCard()
 		case s.sale.CanRetryCard:
 			s.retryCard()
+		case s.sale.CanRetryWallet:
+			s.retryWallet()
 		}
 	case fyne.KeyF6:
 		s.openCash()
+	case fyne.KeyF7:
+		s.chargeFirstWallet()
 	case fyne.KeyF8:
 		s.confirmVoid()
 	case fyne.KeyF9:
@@ -809,10 +869,22 @@ func (s *CashierScreen) apply(sale SaleView, st StatusBarView, now time.Time) {
 	setEnabled(s.cash, sale.CanPayCash)
 	setEnabled(s.void, sale.CanVoid)
 	setEnabled(s.cartDisc, sale.CanEdit && len(sale.Lines) > 0)
+	setEnabled(s.customer, sale.CanChooseCustomer)
+	moved = s.showWallets() || moved
 	moved = setVisible(s.offline, st.Connectivity == ConnOffline && sale.Stage == StageCart && len(sale.Lines) > 0) || moved
-	moved = setVisible(s.tender, sale.Stage != StageCard) || moved
-	moved = setVisible(s.linesScroll, sale.Stage != StageCard) || moved
+	paying := sale.Stage == StageCard || sale.Stage == StageWallet
+	moved = setVisible(s.tender, !paying) || moved
+	moved = s.cust.show(sale, !paying) || moved
+	moved = setVisible(s.linesScroll, !paying) || moved
 	moved = s.card.show(sale) || moved
+	moved = setVisible(s.cardScroll, sale.Stage == StageCard) || moved
+	moved = s.wallet.show(sale, now) || moved
+	if s.counting.Swap(s.wallet.counting) != s.wallet.counting {
+		select { // the refresh goroutine starts or stops its ticks
+		case s.clock <- struct{}{}:
+		default:
+		}
+	}
 	if moved {
 		s.right.Refresh()
 	}

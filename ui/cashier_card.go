@@ -88,7 +88,7 @@ func (c *cardPanel) show(sale SaleView) bool {
 	}
 	v := sale.Card
 	fg, danger := theme.Color(theme.ColorNameForeground), theme.Color(theme.ColorNameError)
-	title, colour, busy, collecting := "", fg, false, false
+	title, colour, busy, collecting, loud := "", fg, false, false, false
 	retry := lang.L("Try again")
 	switch v.Step {
 	case CardCreating:
@@ -107,6 +107,12 @@ func (c *cardPanel) show(sale SaleView) bool {
 		title, colour = lang.L("Offline"), danger
 	case CardReaderProblem:
 		title, colour = lang.L("Card reader problem"), danger
+	case CardAuthenticate:
+		// The bank wants the customer to authenticate, which a saved card
+		// charged at the till cannot do: the message says so, and the
+		// same payment goes to the reader.
+		title, colour, retry, loud = lang.L("The bank asks for authentication"),
+			theme.Color(theme.ColorNameWarning), lang.L("Use the card reader"), true
 	}
 	if c.title.Text != title || c.title.Color != colour {
 		c.title.Text, c.title.Color = title, colour
@@ -117,6 +123,7 @@ func (c *cardPanel) show(sale SaleView) bool {
 		c.amount.Text = v.Amount
 		c.amount.Refresh()
 	}
+	moved = c.emphasise(loud) || moved
 	setText(c.message, v.Message)
 	moved = setVisible(c.message, v.Message != "" && v.Message != title) || moved
 	moved = setVisible(c.progress, busy) || moved
@@ -140,4 +147,21 @@ func (c *cardPanel) show(sale SaleView) bool {
 		c.box.Refresh()
 	}
 	return setVisible(c.box, true) || moved
+}
+
+// emphasise makes the message large and coloured when it is what the cashier
+// must read first; it says whether that changed.
+func (c *cardPanel) emphasise(loud bool) bool {
+	size, imp := theme.SizeNameText, widget.MediumImportance
+	if loud {
+		size, imp = theme.SizeNameSubHeadingText, widget.WarningImportance
+	}
+	if c.message.SizeName == size && c.message.Importance == imp {
+		return false
+	}
+	// Not bold: a wrapped label measures its lines in the regular weight,
+	// and bold lines would run over its edges.
+	c.message.SizeName, c.message.Importance = size, imp
+	c.message.Refresh()
+	return true
 }

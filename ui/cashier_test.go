@@ -28,7 +28,12 @@ type fakeRegister struct {
 	status   StatusBarView
 	receipts []ReceiptView
 	change   map[string]string // ChangeFor answers by input
-	fail     map[string]error  // by method name: what it returns
+	// customers answer FindCustomers (every query), methods SavedMethods.
+	customers []CustomerView
+	methods   []SavedMethodView
+	// found, when set, holds FindCustomers until it is closed.
+	found    chan struct{}
+	fail     map[string]error // by method name: what it returns
 	discount func(value, pin string) error
 	calls    []string
 	subs     []func()
@@ -200,6 +205,45 @@ func (f *fakeRegister) ChangeFor(g string) (string, error) {
 	return f.change[g], err
 }
 
+func (f *fakeRegister) ChargeWallet(kind string) error { return f.record("ChargeWallet", kind) }
+func (f *fakeRegister) RetryWallet() error             { return f.record("RetryWallet") }
+func (f *fakeRegister) CancelWallet() error            { return f.record("CancelWallet") }
+func (f *fakeRegister) FindCustomers(q string) ([]CustomerView, error) {
+	err := f.record("FindCustomers", q)
+	f.mu.Lock()
+	found := f.found
+	f.mu.Unlock()
+	if found != nil {
+		<-found
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return f.customers, nil
+}
+func (f *fakeRegister) SetCustomer(id string) error { return f.record("SetCustomer", id) }
+func (f *fakeRegister) SavedMethods() ([]SavedMethodView, error) {
+	err := f.record("SavedMethods")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return f.methods, nil
+}
+func (f *fakeRegister) ChargeSaved(id string) error { return f.record("ChargeSaved", id) }
+func (f *fakeRegister) SetSaveCard(save bool) error { return f.record("SetSaveCard", save) }
+
+// fakeWalletSimulator records the answers of the customer's phone.
+type fakeWalletSimulator struct{ reg *fakeRegister }
+
+func (s fakeWalletSimulator) ApproveWallet(url string) error {
+	return s.reg.record("ApproveWallet", url)
+}
+func (s fakeWalletSimulator) RefuseWallet(url string) error { return s.reg.record("RefuseWallet", url) }
+
 // fakeSimulator records the customer's moves.
 type fakeSimulator struct{ reg *fakeRegister }
 
@@ -208,8 +252,9 @@ func (s fakeSimulator) PresentCard(card string) error { return s.reg.record("Pre
 func (s fakeSimulator) CustomerCancel() error         { return s.reg.record("CustomerCancel") }
 
 var (
-	_ Register      = (*fakeRegister)(nil)
-	_ CardSimulator = fakeSimulator{}
+	_ Register        = (*fakeRegister)(nil)
+	_ CardSimulator   = fakeSimulator{}
+	_ WalletSimulator = fakeWalletSimulator{}
 )
 
 var tillSize = fyne.NewSize(1366, 768)

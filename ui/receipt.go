@@ -29,6 +29,17 @@ func receiptBody(r *ReceiptView) fyne.CanvasObject {
 	}
 	meta := widget.NewLabelWithStyle(lang.L("Order {{.ID}}", map[string]any{"ID": r.OrderID})+"\n"+r.At.Local().Format(receiptTime),
 		fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
+	top := container.NewVBox(head, meta)
+	if r.Pending {
+		pending := widget.NewLabelWithStyle(lang.L("Payment pending"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+		pending.SizeName = theme.SizeNameSubHeadingText
+		pending.Importance = widget.WarningImportance
+		why := widget.NewLabelWithStyle(lang.L("The bank has not confirmed the payment yet. The till records the outcome when it does."),
+			fyne.TextAlignCenter, fyne.TextStyle{})
+		why.Wrapping = fyne.TextWrapWord
+		top.Add(pending)
+		top.Add(why)
+	}
 
 	lines := container.New(layout.NewFormLayout())
 	for _, l := range r.Lines {
@@ -53,7 +64,7 @@ func receiptBody(r *ReceiptView) fyne.CanvasObject {
 
 	tenders := container.New(layout.NewFormLayout())
 	for _, t := range r.Tenders {
-		tenders.Add(widget.NewLabelWithStyle(lang.L(t.Kind), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		tenders.Add(widget.NewLabelWithStyle(tenderKind(t.Kind), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 		tenders.Add(widget.NewLabelWithStyle(t.Amount, fyne.TextAlignTrailing, fyne.TextStyle{}))
 		if t.Detail != "" {
 			tenders.Add(layout.NewSpacer())
@@ -64,8 +75,22 @@ func receiptBody(r *ReceiptView) fyne.CanvasObject {
 		tenders.Add(widget.NewLabelWithStyle(lang.L("Change"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 		tenders.Add(widget.NewLabelWithStyle(r.Change, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
 	}
-	return container.NewVBox(head, meta, widget.NewSeparator(), lines, widget.NewSeparator(), sums, totalRow,
+	return container.NewVBox(top, widget.NewSeparator(), lines, widget.NewSeparator(), sums, totalRow,
 		widget.NewSeparator(), tenders)
+}
+
+// tenderKind is a TenderView.Kind for people reading the till's
+// language. Wallets keep their brand names.
+func tenderKind(kind string) string {
+	switch kind {
+	case "Card":
+		return lang.L("Card")
+	case "Cash":
+		return lang.L("Cash")
+	case "SEPA Direct Debit":
+		return lang.L("SEPA Direct Debit")
+	}
+	return kind
 }
 
 // showReceipt puts the sale's receipt in the right-hand pane.
@@ -112,8 +137,11 @@ func (s *CashierScreen) showReceipts(rs []ReceiptView) {
 			r := rs[i]
 			box := o.(*fyne.Container)
 			top := r.At.Local().Format("15:04") + "   " + r.Total
-			if r.Voided {
+			switch {
+			case r.Voided:
 				top += "   " + lang.L("void")
+			case r.Pending:
+				top += "   " + lang.L("payment pending")
 			}
 			box.Objects[0].(*widget.Label).SetText(top)
 			box.Objects[1].(*widget.Label).SetText(r.OrderID)

@@ -35,6 +35,7 @@ func (s *Server) renderCharge(ch *chargeRec) *chargeJS {
 			if pm.Card.ReadMethod != "" {
 				d["read_method"] = pm.Card.ReadMethod
 				d["cardholder_name"] = nil
+				d["generated_card"] = strOrNil(ch.GeneratedCard)
 			}
 			details[pm.Type] = d
 		case pm.Sepa != nil:

@@ -59,6 +59,21 @@ func TestCustomersAndSavedMethods(t *testing.T) {
 	if n := len(c.get("/v1/customers/"+id+"/payment_methods", "type=card").ok().ids()); n != 2 {
 		t.Fatalf("%d saved cards after setup_future_usage, want 2", n)
 	}
+	// A card read on a reader with setup_future_usage is saved as a
+	// generated card, named on the charge.
+	cp := c.post("/v1/payment_intents", form("amount", "2000", "currency", "chf", "customer", id, "payment_method_types[]", "card_present",
+		"capture_method", "manual", "setup_future_usage", "off_session")).ok()
+	c.post("/v1/test_helpers/payment_intents/"+cp.s("id")+"/present_payment_method", form("card_present[brand]", "mastercard", "card_present[last4]", "4444")).ok()
+	c.post("/v1/payment_intents/"+cp.s("id")+"/confirm", "").ok().want("status", "requires_capture")
+	cards = c.get("/v1/customers/"+id+"/payment_methods", "type=card").ok()
+	if len(cards.ids()) != 3 {
+		t.Fatalf("%d saved cards after a reader sale with setup_future_usage, want 3", len(cards.ids()))
+	}
+	gen := c.get("/v1/payment_methods/"+cards.ids()[0], "").ok()
+	gen.want("type", "card").want("card.last4", "4444").want("customer", id)
+	ch := c.get("/v1/payment_intents/"+cp.s("id"), "expand[]=latest_charge").ok()
+	ch.want("latest_charge.payment_method_details.card_present.generated_card", gen.s("id"))
+
 	// Someone else's card is refused.
 	other := c.post("/v1/customers", "").ok().s("id")
 	c.post("/v1/payment_intents", form("amount", "1099", "currency", "usd", "customer", other, "payment_method", visa.s("id"))).

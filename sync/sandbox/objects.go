@@ -260,6 +260,9 @@ type chargeRec struct {
 	CaptureBefore  int64  `json:"capture_before,omitempty"`
 	AmountRefunded int64  `json:"amount_refunded"`
 	Refunded       bool   `json:"refunded"`
+	// GeneratedCard is the card PaymentMethod saved from a reader's card
+	// (setup_future_usage); card_present only.
+	GeneratedCard string `json:"generated_card,omitempty"`
 }
 
 type outcomeJS struct {

@@ -664,8 +664,28 @@ func (s *Server) authorize(rc *reqCtx, pi *intentRec, pm *pmRec, prev string, at
 
 // saveForFuture attaches the payment method to the customer when the
 // PaymentIntent asked for setup_future_usage.
+//
+// A card read by a reader cannot be attached itself: as on Stripe, a
+// "generated card" (a card PaymentMethod with the same brand, last 4 and
+// expiry, no read method) is created, attached, and named on the charge
+// (payment_method_details.card_present.generated_card).
 func (s *Server) saveForFuture(rc *reqCtx, pi *intentRec, pm *pmRec, at int64) {
-	if pi.SetupFutureUsage == "" || pi.Customer == "" || !attachable(pm.Type) || pm.Customer == pi.Customer {
+	if pi.SetupFutureUsage == "" || pi.Customer == "" {
+		return
+	}
+	if (pm.Type == "card_present" || pm.Type == "interac_present") && pm.Card != nil {
+		card := *pm.Card
+		card.ReadMethod = ""
+		gen := &pmRec{ID: s.ids.id("pm_"), Type: "card", Created: at, Metadata: map[string]string{}, AllowRedisplay: "always",
+			Card: &card, Customer: pi.Customer}
+		s.addPM(gen)
+		if ch := s.st.Charges[pi.LatestCharge]; ch != nil {
+			ch.GeneratedCard = gen.ID
+		}
+		s.emit(rc, "payment_method.attached", renderPM(gen), nil, at)
+		return
+	}
+	if !attachable(pm.Type) || pm.Customer == pi.Customer {
 		return
 	}
 	pm.Customer = pi.Customer

@@ -68,3 +68,39 @@ func Button(o fyne.CanvasObject, label string) *widget.Button {
 	walk(o)
 	return found
 }
+
+// SelectRow selects row of the first visible list in o (a widget.List or
+// a widget embedding one), as a tap on that row does, and reports whether
+// there was a list.
+func SelectRow(o fyne.CanvasObject, row widget.ListItemID) bool {
+	type selecter interface {
+		fyne.Widget
+		Select(widget.ListItemID)
+	}
+	var found selecter
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil || !o.Visible() {
+			return
+		}
+		switch c := o.(type) {
+		case selecter:
+			found = c
+		case fyne.Widget:
+			r := c.CreateRenderer()
+			for _, child := range r.Objects() {
+				walk(child)
+			}
+		case *fyne.Container:
+			for _, child := range c.Objects {
+				walk(child)
+			}
+		}
+	}
+	walk(o)
+	if found == nil {
+		return false
+	}
+	found.Select(row)
+	return true
+}
