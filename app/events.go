@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v86"
 
@@ -119,4 +121,124 @@ func (t *Till) applyEvent(ctx context.Context, ev *stripe.Event) (string, error)
 		return ev.ID, nil
 	}
 	return skip()
+}
+
+// pendingKey is where the store keeps the ids of completed orders whose
+// payment is still being processed (a SEPA debit), as a JSON array.
+const pendingKey = "payments.pending"
+
+// markPending adds or removes the order in the list of sales whose
+// payment is still being processed, inside tx.
+func markPending(tx *queue.Tx, id string, pending bool) error {
+	var ids []string
+	b, err := tx.Value(pendingKey)
+	if err != nil {
+		return err
+	}
+	if b != nil {
+		if err := json.Unmarshal(b, &ids); err != nil {
+			return fmt.Errorf("read the pending payments list: %w", err)
+		}
+	}
+	i := slices.Index(ids, id)
+	switch {
+	case pending && i < 0:
+		ids = append(ids, id)
+	case !pending && i >= 0:
+		ids = slices.Delete(ids, i, i+1)
+	default:
+		return nil
+	}
+	if len(ids) == 0 {
+		return tx.DeleteValue(pendingKey)
+	}
+	b, _ = json.Marshal(ids) // strings: cannot fail
+	return tx.PutValue(pendingKey, b)
+}
+
+// pendingOrders lists the sales whose payment is still being processed.
+func (t *Till) pendingOrders() ([]string, error) {
+	var ids []string
+	err := t.store.View(func(tx *queue.Tx) error {
+		b, err := tx.Value(pendingKey)
+		if err != nil || b == nil {
+			return err
+		}
+		return json.Unmarshal(b, &ids)
+	})
+	return ids, err
+}
+
+// settlePending retrieves the PaymentIntent of every sale whose payment is
+// still being processed and records a final outcome. The events normally
+// bring it first; this catches what they cannot: an event skipped while
+// the outbox was still recording the sale, events older than the API
+// keeps, a till that was away.
+func (t *Till) settlePending(ctx context.Context) error {
+	ids, err := t.pendingOrders()
+	if err != nil {
+		return fmt.Errorf("settle pending payments: %w", err)
+	}
+	var errs []error
+	for _, id := range ids {
+		o, err := t.Order(id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, tn := range o.Tenders() {
+			if tn.Payment == nil || !tn.Payment.Status.Pending() {
+				continue
+			}
+			params := &stripe.PaymentIntentRetrieveParams{}
+			params.Context = ctx
+			pi, _, err := t.client.RetrievePaymentIntent(ctx, tn.Payment.PaymentIntentID, params)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("order %s: %w", id, err))
+				continue
+			}
+			if pi.Status == stripe.PaymentIntentStatusProcessing {
+				continue
+			}
+			err = t.store.Update(func(tx *queue.Tx) error {
+				o, err := loadOrder(tx, id, t.now)
+				if err != nil {
+					return err
+				}
+				return t.recordIntent(tx, o, pi)
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("order %s: %w", id, err))
+			}
+		}
+		if !o.PaymentPending() {
+			if err := t.store.Update(func(tx *queue.Tx) error { return markPending(tx, id, false) }); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("settle pending payments: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// defaultPendingEvery is how often payments still being processed are
+// retrieved.
+const defaultPendingEvery = time.Minute
+
+// runSettler runs settlePending every t.pendingEvery until ctx ends.
+func (t *Till) runSettler(ctx context.Context) {
+	tick := time.NewTicker(t.pendingEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := t.settlePending(ctx); err != nil && ctx.Err() == nil {
+			t.log.Info("pending payments not settled yet", "err", err)
+		}
+	}
 }

@@ -35,7 +35,16 @@ type opPayload struct {
 	// requires_payment_method (a wallet asked again with
 	// payment_method_data). A PaymentIntent found past it was confirmed.
 	From string `json:"from,omitempty"`
+	// Ref names the payment a create starts: it is sent as
+	// metadata[till_payment], so that a lookup after a lost answer finds
+	// this payment's PaymentIntent and not an earlier one of the same
+	// order (a refused wallet before a card). A cancel enqueued before its
+	// create answered carries the create's Ref.
+	Ref string `json:"ref,omitempty"`
 }
+
+// refKey is the metadata key that carries a payment's Ref.
+const refKey = "till_payment"
 
 func encodePayload(p opPayload) []byte {
 	b, _ := json.Marshal(p) // two strings: cannot fail
@@ -93,6 +102,8 @@ type executor struct {
 	// order completes ("capture at end of day"); otherwise the capture is
 	// enqueued in the transaction that completes the order.
 	captureLater bool
+	// order reads an order from the store (outside any transaction).
+	order func(id string) (*order.Order, error)
 }
 
 var _ drain.Executor = (*executor)(nil)
@@ -121,10 +132,26 @@ func (x *executor) Execute(ctx context.Context, e queue.Entry) drain.Outcome {
 
 func (x *executor) create(ctx context.Context, e queue.Entry, p opPayload, doubt bool) drain.Outcome {
 	op := "create PaymentIntent for order " + e.OrderID
+	settled := false
+	if o, err := x.orderOf(e.OrderID); err == nil && o.Status().Final() {
+		// The sale was settled otherwise while this waited (a wallet the
+		// customer approved after all): no payment is needed any more.
+		if !doubt {
+			x.log.Info("outbox: create skipped, the order is already "+string(o.Status()), "order", e.OrderID, "entry", e.Seq)
+			return done(nil)
+		}
+		settled = true
+	}
 	if doubt {
-		pi, err := x.findByOrder(ctx, e)
+		pi, err := x.findByOrder(ctx, e, p.Ref)
 		if err != nil {
 			return x.failed(op+": look for an earlier attempt's PaymentIntent", err)
+		}
+		if settled {
+			if pi != nil && (pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusRequiresCapture || pi.Status == stripe.PaymentIntentStatusProcessing) {
+				return dead(fmt.Errorf("%s: the order was settled otherwise, but PaymentIntent %s is %s: the customer paid twice, refund one", op, pi.ID, pi.Status), nil)
+			}
+			return done(nil)
 		}
 		if pi != nil {
 			x.log.Info("outbox: create resolved to an existing PaymentIntent", "order", e.OrderID, "payment_intent", pi.ID, "entry", e.Seq)
@@ -147,7 +174,7 @@ func (x *executor) create(ctx context.Context, e queue.Entry, p opPayload, doubt
 		// The replay proves the request under this key has finished, with
 		// a failure; a lookup made now — not before — says whether it
 		// created anything.
-		found, lerr := x.findByOrder(ctx, e)
+		found, lerr := x.findByOrder(ctx, e, p.Ref)
 		if lerr != nil {
 			return x.failed(op+": look up after a replayed failure", lerr)
 		}
@@ -216,7 +243,7 @@ func (x *executor) settle(ctx context.Context, e queue.Entry, p opPayload, doubt
 	if id == "" {
 		// Enqueued before the create had answered (a void while
 		// offline): the create has run since, so ask the API.
-		pi, err := x.findByOrder(ctx, e)
+		pi, err := x.findByOrder(ctx, e, p.Ref)
 		if err != nil {
 			return x.failed(fmt.Sprintf("%s for order %s: find its PaymentIntent", verb, e.OrderID), err)
 		}
@@ -237,6 +264,9 @@ func (x *executor) settle(ctx context.Context, e queue.Entry, p opPayload, doubt
 		if err != nil {
 			return x.failed(op+": retrieve before retrying", err)
 		}
+		if verb == "cancel" && paid(pi) {
+			return x.paidBeforeCancel(e.OrderID, pi)
+		}
 		if final(pi) {
 			return x.settled(op, pi, target)
 		}
@@ -245,11 +275,77 @@ func (x *executor) settle(ctx context.Context, e queue.Entry, p opPayload, doubt
 	if err == nil {
 		return x.settled(op, pi, target)
 	}
+	if api.ClassOf(err) == api.Permanent && verb == "cancel" {
+		// The customer may have paid after all (a wallet approved on the
+		// phone while the cancel was on its way).
+		now, rerr := x.retrieve(ctx, id)
+		if rerr == nil && paid(now) {
+			return x.paidBeforeCancel(e.OrderID, now)
+		}
+	}
 	if api.ClassOf(err) == api.Permanent {
 		return x.reconcile(ctx, e, op, id, err, func(pi *stripe.PaymentIntent) bool { return pi.Status == target },
 			func(*stripe.PaymentIntent) func(*queue.Tx) error { return nil })
 	}
 	return x.failed(op, err)
+}
+
+// orderOf reads an order, when the executor can.
+func (x *executor) orderOf(id string) (*order.Order, error) {
+	if x.order == nil {
+		return nil, errors.New("the executor cannot read orders")
+	}
+	return x.order(id)
+}
+
+// paid says whether the PaymentIntent's money is authorised, captured or
+// on its way.
+func paid(pi *stripe.PaymentIntent) bool {
+	switch pi.Status {
+	case stripe.PaymentIntentStatusSucceeded, stripe.PaymentIntentStatusRequiresCapture, stripe.PaymentIntentStatusProcessing:
+		return true
+	}
+	return false
+}
+
+// paidBeforeCancel is the outcome of a cancel that came too late: the
+// customer paid (a wallet approved while the cancel was on its way). On a
+// sale still being paid the payment is reinstated and settles it — the
+// payment started since is then never created; on a sale settled
+// otherwise the customer paid twice, which the manager must refund.
+func (x *executor) paidBeforeCancel(orderID string, pi *stripe.PaymentIntent) drain.Outcome {
+	o, err := x.orderOf(orderID)
+	if err != nil || o.Status().Final() {
+		return dead(fmt.Errorf("cancel PaymentIntent %s of order %s: the customer paid it (%s) before it could be cancelled, and the sale was settled otherwise: refund one payment", pi.ID, orderID, pi.Status), nil)
+	}
+	x.log.Warn("outbox: a payment given up was paid after all; it settles the sale", "order", orderID, "payment_intent", pi.ID)
+	return done(func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, orderID, x.now)
+		if err != nil {
+			return err
+		}
+		t, ok := tenderFor(o, pi.ID)
+		if !ok || o.Status().Final() {
+			x.log.Error("outbox: a late payment could not be recorded on its sale: refund it", "order", orderID, "payment_intent", pi.ID, "status", o.Status())
+			return nil
+		}
+		if o.Status() == order.StatusOpen {
+			if err := o.StartTendering(); err != nil {
+				return err
+			}
+		}
+		// Make it the payment in play again, then record what the API says.
+		if err := o.ReinstatePayment(t.ID); err != nil {
+			x.log.Error("outbox: a late payment does not fit its sale: refund it", "order", orderID, "payment_intent", pi.ID, "err", err)
+			return nil
+		}
+		t, _ = tenderFor(o, pi.ID)
+		if err := applyIntentAt(tx, o, t, pi, x.captureLater, x.now()); err != nil {
+			x.log.Error("outbox: a late payment does not fit its sale: refund it", "order", orderID, "payment_intent", pi.ID, "err", err)
+			return nil
+		}
+		return putOrder(tx, o)
+	})
 }
 
 // settled is the outcome of a capture or cancel whose PaymentIntent reached
@@ -309,7 +405,7 @@ func statusWithReason(pi *stripe.PaymentIntent) string {
 // findByOrder looks for the PaymentIntent of the entry's order among those
 // created since an hour before the entry (room for clock skew). It returns
 // nil when there is none.
-func (x *executor) findByOrder(ctx context.Context, e queue.Entry) (*stripe.PaymentIntent, error) {
+func (x *executor) findByOrder(ctx context.Context, e queue.Entry, ref string) (*stripe.PaymentIntent, error) {
 	params := &stripe.PaymentIntentListParams{}
 	params.Filters.AddFilter("created[gte]", "", strconv.FormatInt(e.Created.Add(-time.Hour).Unix(), 10))
 	params.Limit = stripe.Int64(100)
@@ -318,7 +414,7 @@ func (x *executor) findByOrder(ctx context.Context, e queue.Entry) (*stripe.Paym
 		if err != nil {
 			return nil, err
 		}
-		if pi.Metadata["order_id"] != e.OrderID {
+		if pi.Metadata["order_id"] != e.OrderID || ref != "" && pi.Metadata[refKey] != ref {
 			continue
 		}
 		if found != nil {

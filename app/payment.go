@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -80,7 +81,11 @@ func (t *Till) startPayment(id string, p paymentStart) error {
 				return err
 			}
 		}
-		if _, ok := CurrentPayment(o); ok {
+		if c, ok := CurrentPayment(o); ok {
+			if c.Payment.Status == order.PaymentRequiresAction {
+				// The customer may be approving it right now.
+				return fmt.Errorf("the customer may be paying the %s payment: cancel it first: %w", c.Kind, ErrBusy)
+			}
 			if err := t.dropCard(tx, o); err != nil {
 				return err
 			}
@@ -99,11 +104,13 @@ func (t *Till) startPayment(id string, p paymentStart) error {
 		params.AddMetadata("order_id", o.ID())
 		params.AddMetadata("lane", o.Lane())
 		params.AddExpand("latest_charge") // brand and last 4 of a saved card, for the receipt
+		ref := newPaymentRef()
+		params.AddMetadata(refKey, ref)
 		if err := putOrder(tx, o); err != nil {
 			return err
 		}
 		_, err = tx.Enqueue(queue.NewEntry{OrderID: id, Op: queue.OpCreate, Payload: encodePayload(opPayload{
-			Form: string(api.Encode(params)), Kind: string(p.kind), Method: p.method, Saved: p.saved,
+			Form: string(api.Encode(params)), Kind: string(p.kind), Method: p.method, Saved: p.saved, Ref: ref,
 		})})
 		return err
 	})
@@ -183,12 +190,18 @@ func applyIntentAt(tx *queue.Tx, o *order.Order, tender order.Tender, pi *stripe
 			}
 		}
 	}
-	cur, _ := CurrentPayment(o)
-	if cur.ID != tender.ID || !cur.Counts() || o.Remaining().Amount > 0 {
+	// Money secured that covers the sale completes it, whichever payment
+	// the cashier was on.
+	if t, _ := tenderFor(o, pi.ID); !t.Counts() || o.Remaining().Amount > 0 {
 		return nil
 	}
 	if err := o.Complete(); err != nil {
 		return err
+	}
+	if o.PaymentPending() {
+		if err := markPending(tx, o.ID(), true); err != nil {
+			return err
+		}
 	}
 	if pi.Status == stripe.PaymentIntentStatusRequiresCapture && !captureLater {
 		return enqueueCapture(tx, o, pi.ID, pi.AmountCapturable)
@@ -242,8 +255,23 @@ func tenderFor(o *order.Order, pi string) (order.Tender, bool) {
 }
 
 // errStale is returned inside a refresh transaction when the order changed
-// while its PaymentIntent was being retrieved.
-var errStale = errors.New("the order changed while its payment was retrieved")
+// while its PaymentIntent was being retrieved; errOutboxBusy when the
+// outbox has calls for it under way, whose answers it records itself.
+var (
+	errStale      = errors.New("the order changed while its payment was retrieved")
+	errOutboxBusy = errors.New("the outbox is calling the API for the order")
+)
+
+// active says whether any of an order's entries is still to be sent or
+// being sent.
+func active(es []queue.Entry) bool {
+	for _, e := range es {
+		if e.State == queue.StatePending || e.State == queue.StateInFlight {
+			return true
+		}
+	}
+	return false
+}
 
 // refreshIntent retrieves the order's PaymentIntent and writes what the
 // API says onto the order, unless the order changed meanwhile (then what
@@ -274,6 +302,13 @@ func (t *Till) refreshIntent(ctx context.Context, orderID, piID string, also fun
 			if !o.UpdatedAt().Equal(before.UpdatedAt()) || o.Status() != before.Status() {
 				return errStale
 			}
+			es, err := tx.OrderEntries(orderID)
+			if err != nil {
+				return err
+			}
+			if active(es) {
+				return errOutboxBusy
+			}
 			if err := t.recordIntent(tx, o, pi); err != nil {
 				return err
 			}
@@ -282,6 +317,9 @@ func (t *Till) refreshIntent(ctx context.Context, orderID, piID string, also fun
 			}
 			return nil
 		})
+		if errors.Is(err, errOutboxBusy) {
+			break // the outbox's answer is newer than this view
+		}
 		if !errors.Is(err, errStale) {
 			return err
 		}
@@ -307,7 +345,9 @@ func (t *Till) recordIntent(tx *queue.Tx, o *order.Order, pi *stripe.PaymentInte
 	case order.StatusTendering:
 		err = t.applyIntent(tx, o, tender, pi, t.cfg.CaptureAtEndOfDay)
 	case order.StatusCompleted:
-		err = settleIntent(o, tender, pi)
+		if err = settleIntent(o, tender, pi); err == nil && !o.PaymentPending() {
+			err = markPending(tx, o.ID(), false)
+		}
 	default:
 		return nil
 	}
@@ -319,3 +359,6 @@ func (t *Till) recordIntent(tx *queue.Tx, o *order.Order, pi *stripe.PaymentInte
 	}
 	return putOrder(tx, o)
 }
+
+// newPaymentRef names a payment's creation (metadata[till_payment]).
+func newPaymentRef() string { return rand.Text()[:16] }

@@ -112,7 +112,7 @@ func (r *Register) resumeLocked(o *order.Order) {
 		r.startFollowLocked()
 		return
 	}
-	c, ok := CurrentCard(o)
+	c, ok := CurrentPayment(o)
 	if ok && c.Payment.SavedMethod != "" || !ok && r.t.queuedSaved(o.ID()) {
 		r.startRunLocked(runSaved, r.savedFlow)
 		return
@@ -419,9 +419,10 @@ func (r *Register) ChargeCard() error {
 	if r.id == "" {
 		return fmt.Errorf("charge card: %w", ErrEmptyCart)
 	}
-	if r.run != nil {
+	if r.run != nil && r.runKind != runFollow {
 		return fmt.Errorf("charge card: %w", ErrCardInProgress)
 	}
+	r.stopCardLocked() // a wallet's follower: the card takes over
 	o, err := r.t.Order(r.id)
 	if err != nil {
 		return fmt.Errorf("charge card: %w", err)
@@ -475,9 +476,10 @@ func (r *Register) RetryCard() error {
 	if r.ended {
 		return fmt.Errorf("retry card: %w", ErrClosed)
 	}
-	if r.run != nil {
+	if r.run != nil && r.runKind != runFollow {
 		return fmt.Errorf("retry card: %w", ErrCardInProgress)
 	}
+	r.stopCardLocked()
 	if r.id == "" {
 		return fmt.Errorf("retry card: %w", ErrEmptyCart)
 	}
@@ -865,8 +867,18 @@ func (t *Till) dropCard(tx *queue.Tx, o *order.Order) error {
 	} else if !hasQueued(es, queue.OpCreate) {
 		return nil // no card payment was ever started
 	}
+	ref := ""
+	if pi == "" {
+		// The creation has not answered yet: the cancel finds its
+		// PaymentIntent by the creation's ref.
+		for _, e := range es {
+			if p, err := decodePayload(e.Payload); err == nil && e.Op == queue.OpCreate && e.State != queue.StateDead {
+				ref = p.Ref
+			}
+		}
+	}
 	_, err = tx.Enqueue(queue.NewEntry{OrderID: o.ID(), Op: queue.OpCancel,
-		Payload: encodePayload(opPayload{PaymentIntent: pi, Form: "cancellation_reason=abandoned"})})
+		Payload: encodePayload(opPayload{PaymentIntent: pi, Form: "cancellation_reason=abandoned", Ref: ref})})
 	return err
 }
 

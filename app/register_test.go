@@ -299,9 +299,12 @@ func TestRegisterOfflineAtCharge(t *testing.T) {
 	}
 	offline.Store(false)
 	lt.waitIdle(t, ctx)
-	pis := lt.intentsFor(t, ctx, v.OrderID)
-	if len(pis) != 1 || pis[0].Status != stripe.PaymentIntentStatusCanceled {
-		t.Fatalf("PaymentIntents after an offline charge paid in cash: %+v", pis)
+	// The creation that waited offline is either never sent (the sale
+	// was settled in cash) or cancelled: no PaymentIntent stays open.
+	for _, pi := range lt.intentsFor(t, ctx, v.OrderID) {
+		if pi.Status != stripe.PaymentIntentStatusCanceled {
+			t.Fatalf("PaymentIntent %s after an offline charge paid in cash is %s", pi.ID, pi.Status)
+		}
 	}
 	o, err := lt.Order(v.OrderID)
 	if err != nil || o.Status() != order.StatusCompleted {

@@ -24,7 +24,7 @@ import (
 func (r *Register) Sale() ui.SaleView {
 	id, o, err := r.current()
 	r.mu.Lock()
-	card, running := r.card, r.run != nil
+	card, running, kind := r.card, r.run != nil, r.runKind
 	r.mu.Unlock()
 	if err != nil {
 		return ui.SaleView{OrderID: id, Stage: ui.StageCart, Card: ui.CardView{Message: err.Error()}}
@@ -64,7 +64,7 @@ func (r *Register) Sale() ui.SaleView {
 		}
 		v.Stage = ui.StageCard
 		v.Card = card
-		if c, ok := CurrentCard(o); ok && c.Payment.Method != "card_present" && c.Payment.Method != "" && (!running || r.runKind != runSaved) {
+		if c, ok := CurrentCard(o); ok && c.Payment.Method != "card_present" && c.Payment.Method != "" && (!running || kind != runSaved) {
 			// A saved card's charge the worker no longer watches.
 			step, msg := savedOutcome(o)
 			if msg != "" {
@@ -84,10 +84,16 @@ func (r *Register) Sale() ui.SaleView {
 		}
 		collecting := running && !processing && (card.Step == ui.CardPresent || card.Step == ui.CardReading)
 		v.CanCancelCard = collecting || running && card.Step == ui.CardCreating
-		v.CanRetryCard = !running && !processing && !refused
+		_, isCard := CurrentCard(o)
+		_, created := CurrentPayment(o)
+		v.CanRetryCard = !running && !processing && !refused && (isCard || !created)
 		v.CanPayCash, v.CanVoid = !processing, !processing
-		_, created := CurrentCard(o)
 		v.CanBackToCart = !running && !processing && !refused && created
+		if !created && !running && r.t.deadCreate(o.ID()) {
+			v.Card = ui.CardView{Step: ui.CardReaderProblem, Amount: v.Due,
+				Message: lang.L("The payment service refused this payment. Take another payment or void the sale; the manager sees why.")}
+			v.CanRetryCard = false
+		}
 	case order.StatusCompleted:
 		v.Stage = ui.StageDone
 		v.Receipt, v.CanNewSale = r.receipt(o), true

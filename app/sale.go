@@ -200,7 +200,9 @@ func (t *Till) createPaymentIntentParams(o *order.Order) ([]byte, error) {
 	p.Currency = stripe.String(due.Currency.StripeCode())
 	p.AddMetadata("order_id", o.ID())
 	p.AddMetadata("lane", o.Lane())
-	return encodePayload(opPayload{Form: string(api.Encode(p)), Kind: string(order.TenderCard), Method: "card_present"}), nil
+	ref := newPaymentRef()
+	p.AddMetadata(refKey, ref)
+	return encodePayload(opPayload{Form: string(api.Encode(p)), Kind: string(order.TenderCard), Method: "card_present", Ref: ref}), nil
 }
 
 // cardParams is a card-present PaymentIntent for o, without amount and

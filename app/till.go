@@ -54,6 +54,9 @@ type Params struct {
 	// WalletPoll is how often a wallet payment waiting for the customer
 	// is retrieved; walletPoll when zero.
 	WalletPoll time.Duration
+	// PendingEvery is how often payments still being processed (SEPA
+	// debits) are retrieved, besides the events; a minute when zero.
+	PendingEvery time.Duration
 }
 
 // Till is one open till: its store, lane, catalog and rules.
@@ -74,8 +77,9 @@ type Till struct {
 	simTurn chan struct{} // one simulated customer at the reader at a time
 	now     func() time.Time
 	log     *slog.Logger
-	// walletPoll is how often a wallet payment is retrieved.
-	walletPoll time.Duration
+	// walletPoll is how often a wallet payment is retrieved;
+	// pendingEvery how often payments being processed are.
+	walletPoll, pendingEvery time.Duration
 
 	mu      sync.Mutex
 	subs    []func()
@@ -127,7 +131,10 @@ func Open(p Params) (*Till, error) {
 		return nil, fmt.Errorf("open till: create data directory: %w", err)
 	}
 	t := &Till{cfg: cfg, locale: tag, cash: money.CashRules{}, lane: lane, catalog: cat, now: p.Now, log: p.Logger,
-		changes: make(chan struct{}), walletPoll: p.WalletPoll}
+		changes: make(chan struct{}), walletPoll: p.WalletPoll, pendingEvery: p.PendingEvery}
+	if t.pendingEvery <= 0 {
+		t.pendingEvery = defaultPendingEvery
+	}
 	t.pin = &manager.Guard{Hash: cfg.ManagerPINHash, Now: p.Now}
 	state := manager.StateFile(filepath.Join(filepath.Dir(path), "manager-pin.json"))
 	t.pin.Load, t.pin.Save = state.Load, state.Save
@@ -166,7 +173,7 @@ func (t *Till) wireDrainer(p Params) error {
 	if err != nil {
 		return err
 	}
-	exec := &executor{client: t.client, now: t.now, log: t.log, captureLater: t.cfg.CaptureAtEndOfDay}
+	exec := &executor{client: t.client, now: t.now, log: t.log, captureLater: t.cfg.CaptureAtEndOfDay, order: t.Order}
 	t.drainer, err = drain.New(drain.Config{
 		Store:       t.store,
 		Executor:    exec,
@@ -201,6 +208,7 @@ func (t *Till) Start() {
 			t.log.Error("event poller stopped", "err", err)
 		}
 	})
+	wg.Go(func() { t.runSettler(ctx) })
 	go func() {
 		defer close(t.stopped)
 		wg.Wait()

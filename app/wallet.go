@@ -521,3 +521,19 @@ func (t *Till) queuedSaved(id string) bool {
 	})
 	return found
 }
+
+// deadCreate says whether the order's payment creation was refused for
+// good (a dead letter) with no payment in play.
+func (t *Till) deadCreate(id string) bool {
+	found := false
+	_ = t.store.View(func(tx *queue.Tx) error {
+		es, err := tx.OrderEntries(id)
+		for _, e := range es {
+			if e.Op == queue.OpCreate && e.State == queue.StateDead {
+				found = true
+			}
+		}
+		return err
+	})
+	return found
+}

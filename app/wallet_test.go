@@ -27,6 +27,7 @@ func openWalletTill(t *testing.T, currency, locale string, front func(http.Handl
 		p.Config.Currency, p.Config.Locale = currency, locale
 		p.WalletPoll = 10 * time.Millisecond
 		p.EventsEvery = 10 * time.Millisecond
+		p.PendingEvery = 20 * time.Millisecond
 		p.DrainBackoff = func(int) time.Duration { return 20 * time.Millisecond }
 	}, front)
 }
@@ -406,4 +407,37 @@ func TestCustomerQuery(t *testing.T) {
 			t.Errorf("customerQuery(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.err)
 		}
 	}
+}
+
+// FuzzCustomerQuery: whatever the cashier types becomes a refused query or
+// one whose quoted values cannot be broken out of.
+func FuzzCustomerQuery(f *testing.F) {
+	for _, s := range []string{"anna@example.ch", "+41 79 123 45 67", "Müller", "O'Brien", `a\'b OR x`, "ab", "bad\x00name"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := customerQuery(s)
+		if err != nil {
+			if !errors.Is(err, ErrQuery) {
+				t.Fatalf("customerQuery(%q): %v", s, err)
+			}
+			return
+		}
+		// Walk the query: outside quotes only field names, operators and
+		// spaces; inside, every quote and backslash is escaped.
+		in := false
+		for i := 0; i < len(q); i++ {
+			switch c := q[i]; {
+			case in && c == '\\':
+				i++ // the escaped character
+			case c == '\'':
+				in = !in
+			case !in && !strings.ContainsRune("emailphonr:~ OR", rune(c)):
+				t.Fatalf("customerQuery(%q) = %q: %q outside quotes", s, q, c)
+			}
+		}
+		if in {
+			t.Fatalf("customerQuery(%q) = %q: unterminated quote", s, q)
+		}
+	})
 }

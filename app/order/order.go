@@ -624,6 +624,27 @@ func (o *Order) SetPaymentStatus(tenderID int, status PaymentStatus, brand, last
 	return nil
 }
 
+// ReinstatePayment brings a payment given up (cancelled) back into play,
+// because the customer paid it after all (a wallet approved while its
+// cancel was on the way); its status is then set from the API's answer.
+func (o *Order) ReinstatePayment(tenderID int) error {
+	op := fmt.Sprintf("reinstate tender %d", tenderID)
+	if err := o.tendering(op); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	t := o.tenders[i].clone()
+	if t.Payment.Status != PaymentCanceled {
+		return nil
+	}
+	t.Payment.Status = PaymentRequiresPaymentMethod
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
 // SetPaymentAction records what the customer must do for a tendering
 // payment (a wallet's QR code), or clears it (nil).
 func (o *Order) SetPaymentAction(tenderID int, a *Action) error {
