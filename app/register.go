@@ -33,10 +33,10 @@ import (
 type Register struct {
 	t *Till
 
-	mu    sync.Mutex
-	id    string      // the current sale; "" before its first line
-	card  ui.CardView // the card payment's progress, in ui.StageCard
-	run   *cardRun    // the payment worker; nil when none runs
+	mu   sync.Mutex
+	id   string      // the current sale; "" before its first line
+	card ui.CardView // the card payment's progress, in ui.StageCard
+	run  *cardRun    // the payment worker; nil when none runs
 	// runKind is what the worker does: collect a card, charge a saved
 	// method, or follow a wallet payment.
 	runKind runKind

@@ -80,7 +80,7 @@ func TestSEPASettledWhileItsCreateAnswerIsOnTheWire(t *testing.T) {
 		t.Fatal("the SEPA create was never sent")
 	}
 	lt.srv.AdvanceClock(t, 2*time.Minute) // the debit settles
-	edgeEventsCaughtUp(t, ctx, lt)     // while the answer is on the wire
+	edgeEventsCaughtUp(t, ctx, lt)        // while the answer is on the wire
 	g.free()
 	v := waitSale(t, ctx, r, "sale done", stageIs(ui.StageDone))
 	lt.waitIdle(t, ctx)
