@@ -179,9 +179,19 @@ func (t *Till) settlePending(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("settle pending payments: %w", err)
 	}
+	if len(ids) == 0 || !t.online() {
+		return nil // nothing to do, or the poll waits for the connection
+	}
 	var errs []error
 	for _, id := range ids {
 		o, err := t.Order(id)
+		if errors.Is(err, queue.ErrNotFound) || err == nil && o.Status() != order.StatusCompleted {
+			// Not a sale that can be settled: forget it.
+			if err := t.store.Update(func(tx *queue.Tx) error { return markPending(tx, id, false) }); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -205,7 +215,7 @@ func (t *Till) settlePending(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				return t.recordIntent(tx, o, pi)
+				return t.recordIntent(tx, o, pi) // unlists the sale once nothing is pending
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("order %s: %w", id, err))

@@ -309,14 +309,23 @@ func paid(pi *stripe.PaymentIntent) bool {
 }
 
 // paidBeforeCancel is the outcome of a cancel that came too late: the
-// customer paid (a wallet approved while the cancel was on its way). On a
-// sale still being paid the payment is reinstated and settles it — the
-// payment started since is then never created; on a sale settled
-// otherwise the customer paid twice, which the manager must refund.
+// customer paid (a wallet approved while the cancel was on its way).
+//
+// If the sale is still being paid and the payment settles exactly what is
+// due, it is reinstated and completes the sale (a payment started since is
+// then never created). Anything else — the sale settled otherwise, or its
+// cart changed since — means the customer paid for something the till
+// no longer asks for: a dead letter telling the manager to refund. The
+// decision is checked again inside the recording transaction; if the sale
+// changed in between, the record fails, the entry is retried, and the
+// next attempt decides again from what the sale is then.
 func (x *executor) paidBeforeCancel(orderID string, pi *stripe.PaymentIntent) drain.Outcome {
 	o, err := x.orderOf(orderID)
-	if err != nil || o.Status().Final() {
-		return dead(fmt.Errorf("cancel PaymentIntent %s of order %s: the customer paid it (%s) before it could be cancelled, and the sale was settled otherwise: refund one payment", pi.ID, orderID, pi.Status), nil)
+	if err != nil {
+		return dead(fmt.Errorf("cancel PaymentIntent %s of order %s: the customer paid it (%s) before it could be cancelled, and the order cannot be read (%v): check the sale and refund if it was paid otherwise", pi.ID, orderID, pi.Status, err), nil)
+	}
+	if why := reinstatable(o, pi); why != "" {
+		return dead(fmt.Errorf("cancel PaymentIntent %s of order %s: the customer paid it (%s, %d) before it could be cancelled, but %s: refund it", pi.ID, orderID, pi.Status, pi.Amount, why), nil)
 	}
 	x.log.Warn("outbox: a payment given up was paid after all; it settles the sale", "order", orderID, "payment_intent", pi.ID)
 	return done(func(tx *queue.Tx) error {
@@ -324,11 +333,10 @@ func (x *executor) paidBeforeCancel(orderID string, pi *stripe.PaymentIntent) dr
 		if err != nil {
 			return err
 		}
-		t, ok := tenderFor(o, pi.ID)
-		if !ok || o.Status().Final() {
-			x.log.Error("outbox: a late payment could not be recorded on its sale: refund it", "order", orderID, "payment_intent", pi.ID, "status", o.Status())
-			return nil
+		if why := reinstatable(o, pi); why != "" {
+			return fmt.Errorf("record late payment %s of order %s: %s: %w", pi.ID, orderID, why, errChanged)
 		}
+		t, _ := tenderFor(o, pi.ID)
 		if o.Status() == order.StatusOpen {
 			if err := o.StartTendering(); err != nil {
 				return err
@@ -336,16 +344,38 @@ func (x *executor) paidBeforeCancel(orderID string, pi *stripe.PaymentIntent) dr
 		}
 		// Make it the payment in play again, then record what the API says.
 		if err := o.ReinstatePayment(t.ID); err != nil {
-			x.log.Error("outbox: a late payment does not fit its sale: refund it", "order", orderID, "payment_intent", pi.ID, "err", err)
-			return nil
+			return err
 		}
 		t, _ = tenderFor(o, pi.ID)
 		if err := applyIntentAt(tx, o, t, pi, x.captureLater, x.now()); err != nil {
-			x.log.Error("outbox: a late payment does not fit its sale: refund it", "order", orderID, "payment_intent", pi.ID, "err", err)
-			return nil
+			return err
+		}
+		if o.Status() != order.StatusCompleted {
+			return fmt.Errorf("record late payment %s of order %s: it did not settle the sale: %w", pi.ID, orderID, errChanged)
 		}
 		return putOrder(tx, o)
 	})
+}
+
+// errChanged fails a record whose sale changed since the call was decided;
+// the entry is retried and decided again.
+var errChanged = errors.New("the sale changed meanwhile")
+
+// reinstatable says why a payment made after it was given up cannot settle
+// its sale, or "" when it can: the sale is still being paid, the payment is
+// one of its tenders, and it covers exactly what is due.
+func reinstatable(o *order.Order, pi *stripe.PaymentIntent) string {
+	if o.Status().Final() {
+		return "the sale was " + string(o.Status()) + " meanwhile"
+	}
+	if _, ok := tenderFor(o, pi.ID); !ok {
+		return "the sale has no such payment"
+	}
+	due, err := o.Remaining().StripeAmount()
+	if err != nil || due != pi.Amount {
+		return fmt.Sprintf("the sale now asks for %s", o.Remaining())
+	}
+	return ""
 }
 
 // settled is the outcome of a capture or cancel whose PaymentIntent reached
