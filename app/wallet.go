@@ -347,22 +347,6 @@ func (t *Till) followWallet(ctx context.Context, id string) {
 	}
 }
 
-// queuedFor says whether the order has outbox entries still to send: their
-// answers are recorded by the outbox, so a retrieve would race them.
-func (t *Till) queuedFor(id string) bool {
-	queued := false
-	err := t.store.View(func(tx *queue.Tx) error {
-		es, err := tx.OrderEntries(id)
-		for _, e := range es {
-			if e.State != queue.StateDead {
-				queued = true
-			}
-		}
-		return err
-	})
-	return queued || err != nil
-}
-
 // walletView is the wallet payment's progress for the screen.
 func (r *Register) walletView(o *order.Order, v *ui.SaleView) {
 	tender, w, ok := currentWallet(o)
@@ -406,17 +390,6 @@ func walletFailure(w wallet, d *order.Decline) string {
 		return lang.L("The customer refused the payment, or their time ran out. Try again, or take another payment.")
 	}
 	return lang.L("{{.Wallet}} refused the payment ({{.Reason}}). Try again, or take another payment.", map[string]any{"Wallet": w.label, "Reason": d.Code})
-}
-
-// queuedWallet is the wallet whose creation is still in the outbox for the
-// order.
-func (t *Till) queuedWallet(id string) (w wallet, found bool) {
-	_ = t.store.View(func(tx *queue.Tx) error {
-		es, err := tx.OrderEntries(id)
-		w, found = walletQueued(es)
-		return err
-	})
-	return w, found
 }
 
 // walletQueued is the wallet whose creation is among an order's entries
@@ -494,46 +467,59 @@ func (t *Till) WalletSimulator() ui.WalletSimulator {
 	return newWalletSimulator(t.api.BaseURL)
 }
 
+// entriesOf reads the order's outbox entries (pending, in flight, blocked
+// and dead).
+func (t *Till) entriesOf(id string) ([]queue.Entry, error) {
+	var es []queue.Entry
+	err := t.store.View(func(tx *queue.Tx) error {
+		var err error
+		es, err = tx.OrderEntries(id)
+		return err
+	})
+	return es, err
+}
+
+// anyEntry says whether one of the order's entries matches; a store that
+// cannot be read counts as a match, the safe answer for every caller.
+func (t *Till) anyEntry(id string, match func(queue.Entry) bool) bool {
+	es, err := t.entriesOf(id)
+	return err != nil || slices.ContainsFunc(es, match)
+}
+
+// queuedFor says whether the order has outbox entries still to send: their
+// answers are recorded by the outbox, so a retrieve would race them.
+func (t *Till) queuedFor(id string) bool {
+	return t.anyEntry(id, func(e queue.Entry) bool { return e.State != queue.StateDead })
+}
+
 // queuedOp says whether an operation of this kind is still to be sent for
 // the order.
 func (t *Till) queuedOp(id string, op queue.Op) bool {
-	queued := false
-	err := t.store.View(func(tx *queue.Tx) error {
-		es, err := tx.OrderEntries(id)
-		queued = hasQueued(es, op)
-		return err
-	})
-	return queued || err != nil
+	return t.anyEntry(id, func(e queue.Entry) bool { return e.Op == op && e.State != queue.StateDead })
 }
 
 // queuedSaved says whether the order's queued creation charges a saved
 // payment method.
 func (t *Till) queuedSaved(id string) bool {
-	found := false
-	_ = t.store.View(func(tx *queue.Tx) error {
-		es, err := tx.OrderEntries(id)
-		for _, e := range es {
-			if p, err := decodePayload(e.Payload); err == nil && e.Op == queue.OpCreate && e.State != queue.StateDead && p.Saved != "" {
-				found = true
-			}
-		}
-		return err
+	return t.anyEntry(id, func(e queue.Entry) bool {
+		p, err := decodePayload(e.Payload)
+		return e.Op == queue.OpCreate && e.State != queue.StateDead && (err != nil || p.Saved != "")
 	})
-	return found
 }
 
 // deadCreate says whether the order's payment creation was refused for
-// good (a dead letter) with no payment in play.
+// good (a dead letter).
 func (t *Till) deadCreate(id string) bool {
-	found := false
-	_ = t.store.View(func(tx *queue.Tx) error {
-		es, err := tx.OrderEntries(id)
-		for _, e := range es {
-			if e.Op == queue.OpCreate && e.State == queue.StateDead {
-				found = true
-			}
-		}
-		return err
-	})
-	return found
+	es, err := t.entriesOf(id)
+	return err == nil && slices.ContainsFunc(es, func(e queue.Entry) bool { return e.Op == queue.OpCreate && e.State == queue.StateDead })
+}
+
+// queuedWallet is the wallet whose creation is still in the outbox for the
+// order.
+func (t *Till) queuedWallet(id string) (wallet, bool) {
+	es, err := t.entriesOf(id)
+	if err != nil {
+		return wallet{}, false
+	}
+	return walletQueued(es)
 }

@@ -14,14 +14,14 @@
 //
 //	p, err := events.New(events.Config{
 //		Client: client,
-//		Load:   store.EventCursor,            // "" on a new till
-//		Save:   store.SetEventCursor,         // the starting point only
+//		Load:   loadCursor,  // read from the store; "" on a new till
+//		Save:   saveCursor,  // the starting point only
 //		Apply: func(ctx context.Context, ev *stripe.Event) (string, error) {
-//			// one bbolt transaction: update the order named by
+//			// one store transaction: update the order named by
 //			// data.object.metadata.order_id, and store ev.ID as cursor
-//			return ev.ID, store.ApplyPaymentEvent(ev)
+//			return ev.ID, applyToOrder(ctx, ev)
 //		},
-//		OnState: func(s events.State) { ui.Post(s) }, // must not block
+//		OnState: func(s events.State) { notifyScreen(s) }, // must not block
 //	})
 //	go p.Run(ctx)
 //	…
