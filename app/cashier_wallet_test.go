@@ -131,13 +131,7 @@ func TestCashierSavedCard(t *testing.T) {
 		lt := openWalletTill(t, "CHF", "de-CH", nil)
 		cus, _ := lt.customer(t, testCtx(t), "Anna Muster", "anna@example.ch", url.Values{"type": {"card"}, "card[token]": {"tok_visa"}})
 		c := openCashier(t, lt)
-		c.typeIn("HOT-ESP")
-		c.shown("an espresso", lines(1))
-		c.findCustomer("anna@example.ch", "Anna Muster")
-		c.shown("Anna on the sale", func(v ui.SaleView) bool { return v.Customer != nil && v.Customer.ID == cus })
-		c.tap("Saved methods…")
-		c.waitText("VISA •••• 4242")
-		c.tap("Charge")
+		c.chargeSaved("anna@example.ch", "Anna Muster", "VISA •••• 4242")
 		v := c.shown("paid", stageIs(ui.StageDone))
 		c.waitText("VISA •••• 4242")
 		lt.waitIdle(t, c.ctx)
@@ -149,13 +143,7 @@ func TestCashierSavedCard(t *testing.T) {
 		lt := openWalletTill(t, "CHF", "de-CH", nil)
 		lt.customer(t, testCtx(t), "Beat Keller", "beat@example.ch", url.Values{"type": {"card"}, "card[token]": {"tok_authenticationRequired"}})
 		c := openCashier(t, lt)
-		c.typeIn("HOT-ESP")
-		c.shown("an espresso", lines(1))
-		c.findCustomer("beat@example.ch", "Beat Keller")
-		c.shown("Beat on the sale", func(v ui.SaleView) bool { return v.Customer != nil })
-		c.tap("Saved methods…")
-		c.waitText("VISA •••• 3184")
-		c.tap("Charge")
+		c.chargeSaved("beat@example.ch", "Beat Keller", "VISA •••• 3184")
 		c.shown("authentication needed", stepIs(ui.CardAuthenticate))
 		c.waitText("The bank asks for authentication")
 		c.tap("Use the card reader (F5)")
@@ -174,13 +162,7 @@ func TestCashierSEPAPendingThenSucceeded(t *testing.T) {
 	lt := openWalletTill(t, "EUR", "de-DE", nil)
 	lt.customer(t, testCtx(t), "Clara Weber", "clara@example.de", url.Values{"type": {"sepa_debit"}, "sepa_debit[iban]": {"DE89370400440532013000"}})
 	c := openCashier(t, lt)
-	c.typeIn("HOT-ESP")
-	c.shown("an espresso", lines(1))
-	c.findCustomer("Weber", "Clara Weber")
-	c.shown("Clara on the sale", func(v ui.SaleView) bool { return v.Customer != nil })
-	c.tap("Saved methods…")
-	c.waitText("SEPA Direct Debit •••• 3000")
-	c.tap("Charge")
+	c.chargeSaved("Weber", "Clara Weber", "SEPA Direct Debit •••• 3000")
 	v := c.shown("sale done, payment pending", func(v ui.SaleView) bool {
 		return v.Stage == ui.StageDone && v.Receipt != nil && v.Receipt.Pending
 	})
@@ -194,6 +176,19 @@ func TestCashierSEPAPendingThenSucceeded(t *testing.T) {
 		t.Fatal("a good IBAN's debit failed")
 	}
 	c.shown("receipt no longer pending", func(v ui.SaleView) bool { return v.Receipt != nil && !v.Receipt.Pending })
+}
+
+// chargeSaved rings up an espresso, looks the customer up (query, shown
+// as name), attaches them, and charges their saved method shown as label.
+func (c *cashier) chargeSaved(query, name, label string) {
+	c.t.Helper()
+	c.typeIn("HOT-ESP")
+	c.shown("an espresso", lines(1))
+	c.findCustomer(query, name)
+	c.shown(name+" on the sale", func(v ui.SaleView) bool { return v.Customer != nil && v.Customer.Name == name })
+	c.tap("Saved methods…")
+	c.waitText(label)
+	c.tap("Charge")
 }
 
 // findCustomer looks a customer up in the screen's dialog and picks the

@@ -141,20 +141,12 @@ func actionWindow(kind order.TenderKind) time.Duration {
 	return 0
 }
 
-// applyIntent writes the API's view of a PaymentIntent onto its tendering
-// order o (which the caller stores): the tender's status, the customer
-// action it waits for, a decline, and — once the money is authorised,
-// captured or being processed — the order's completion, with the capture
-// enqueued behind it unless captures wait for the end of day. Applying the
-// same view twice changes nothing.
-func (t *Till) applyIntent(tx *queue.Tx, o *order.Order, tender order.Tender, pi *stripe.PaymentIntent, captureLater bool) error {
-	now := t.now
-	if now == nil {
-		now = time.Now
-	}
-	return applyIntentAt(tx, o, tender, pi, captureLater, now())
-}
-
+// applyIntentAt writes the API's view of a PaymentIntent onto its
+// tendering order o (which the caller stores): the tender's status, the
+// customer action it waits for (with a deadline from now), a decline, and
+// — once the money is authorised, captured or being processed — the
+// order's completion, with the capture enqueued behind it unless captures
+// wait for the end of day. Applying the same view twice changes nothing.
 func applyIntentAt(tx *queue.Tx, o *order.Order, tender order.Tender, pi *stripe.PaymentIntent, captureLater bool, now time.Time) error {
 	status := order.PaymentStatus(pi.Status)
 	if pi.Status == stripe.PaymentIntentStatusRequiresPaymentMethod && pi.LastPaymentError != nil {
@@ -343,7 +335,7 @@ func (t *Till) recordIntent(tx *queue.Tx, o *order.Order, pi *stripe.PaymentInte
 	var err error
 	switch o.Status() {
 	case order.StatusTendering:
-		err = t.applyIntent(tx, o, tender, pi, t.cfg.CaptureAtEndOfDay)
+		err = applyIntentAt(tx, o, tender, pi, t.cfg.CaptureAtEndOfDay, t.now())
 	case order.StatusCompleted:
 		if err = settleIntent(o, tender, pi); err == nil && !o.PaymentPending() {
 			err = markPending(tx, o.ID(), false)

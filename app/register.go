@@ -104,16 +104,14 @@ func (t *Till) NewRegister() (*Register, error) {
 // a wallet, wait for a saved method's charge, or collect a card; r.mu is
 // held.
 func (r *Register) resumeLocked(o *order.Order) {
-	if _, _, ok := currentWallet(o); ok {
-		r.startFollowLocked()
-		return
-	}
-	if _, ok := r.t.queuedWallet(o.ID()); ok {
+	x := r.t.entriesOf(o.ID())
+	_, _, wallet := currentWallet(o)
+	if _, queued := walletQueued(x.es); wallet || queued {
 		r.startFollowLocked()
 		return
 	}
 	c, ok := CurrentPayment(o)
-	if ok && c.Payment.SavedMethod != "" || !ok && r.t.queuedSaved(o.ID()) {
+	if ok && c.Payment.SavedMethod != "" || !ok && x.any(savedCreate) {
 		r.startRunLocked(runSaved, r.savedFlow)
 		return
 	}
@@ -896,17 +894,7 @@ func hasQueued(es []queue.Entry, op queue.Op) bool {
 // the cashier changes the cart; the next Card updates the same
 // PaymentIntent to the new amount and collects again (SPEC §2.1).
 func (r *Register) BackToCart() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.id == "" {
-		return fmt.Errorf("back to cart: %w", ErrEmptyCart)
-	}
-	r.stopCardLocked()
-	err := r.t.store.Update(func(tx *queue.Tx) error {
-		o, err := loadOrder(tx, r.id, r.t.now)
-		if err != nil {
-			return err
-		}
+	return r.reopenCart("back to cart", ErrEmptyCart, func(tx *queue.Tx, o *order.Order) error {
 		if o.Status() != order.StatusTendering {
 			return fmt.Errorf("the sale is %s", o.Status())
 		}
@@ -920,13 +908,35 @@ func (r *Register) BackToCart() error {
 		case !ok && hasQueued(es, queue.OpCreate):
 			return errors.New("the card payment is still being set up with the payment service: wait for it, or void the sale")
 		}
+		return nil
+	})
+}
+
+// reopenCart stops the payment worker and, in one transaction, lets
+// prepare check (and change) the tendering sale before it goes back to
+// the cart; noSale is the error when there is no sale at all.
+func (r *Register) reopenCart(op string, noSale error, prepare func(*queue.Tx, *order.Order) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.id == "" {
+		return fmt.Errorf("%s: %w", op, noSale)
+	}
+	r.stopCardLocked()
+	err := r.t.store.Update(func(tx *queue.Tx) error {
+		o, err := loadOrder(tx, r.id, r.t.now)
+		if err != nil {
+			return err
+		}
+		if err := prepare(tx, o); err != nil {
+			return err
+		}
 		if err := o.BackToCart(); err != nil {
 			return err
 		}
 		return putOrder(tx, o)
 	})
 	if err != nil {
-		return fmt.Errorf("back to cart: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	r.card = ui.CardView{}
 	r.kickDisplay()

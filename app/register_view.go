@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,8 +58,12 @@ func (r *Register) Sale() ui.SaleView {
 		v.CanChargeSaved = hasLines && v.Customer != nil && r.t.online()
 		v.CanSaveCard = v.Customer != nil
 	case order.StatusTendering:
+		x := r.t.entriesOf(o.ID())
+		if x.err != nil {
+			r.t.log.Warn("read the order's outbox", "order", o.ID(), "err", x.err)
+		}
 		if _, _, ok := currentWallet(o); ok || !hasCard(o) {
-			if r.walletView(o, &v); v.Stage == ui.StageWallet {
+			if r.walletView(o, x, &v); v.Stage == ui.StageWallet {
 				break
 			}
 		}
@@ -72,7 +77,7 @@ func (r *Register) Sale() ui.SaleView {
 			}
 		}
 		v.Card.Amount = v.Due
-		processing, refused := r.cardProcessing(o)
+		processing, refused := cardProcessing(o, x)
 		switch _, decline := CardOutcome(o); {
 		case processing:
 			v.Card = ui.CardView{Step: ui.CardProcessing, Message: lang.L("Authorising…"), Amount: v.Due}
@@ -89,7 +94,7 @@ func (r *Register) Sale() ui.SaleView {
 		v.CanRetryCard = !running && !processing && !refused && (isCard || !created)
 		v.CanPayCash, v.CanVoid = !processing, !processing
 		v.CanBackToCart = !running && !processing && !refused && created
-		if !created && !running && r.t.deadCreate(o.ID()) {
+		if !created && !running && x.err == nil && slices.ContainsFunc(x.es, deadCreate) {
 			v.Card = ui.CardView{Step: ui.CardReaderProblem, Amount: v.Due,
 				Message: lang.L("The payment service refused this payment. Take another payment or void the sale; the manager sees why.")}
 			v.CanRetryCard = false
@@ -104,28 +109,22 @@ func (r *Register) Sale() ui.SaleView {
 	return v
 }
 
-// cardProcessing says whether the order's card is being authorised: its
-// confirmation is queued, so no other tender may be taken until it ends.
+// cardProcessing says whether the order's card is being authorised (its
+// confirmation is queued) or a saved method is being charged: no other
+// tender may be taken until it ends.
 //
-// refused is true instead when its only confirmation is a dead letter:
-// the API refused it for good, and the sale may be settled otherwise.
-func (r *Register) cardProcessing(o *order.Order) (processing, refused bool) {
-	if r.t.queuedSaved(o.ID()) {
-		return true, false // a saved method is being charged
+// refused is true instead when the card's only confirmation is a dead
+// letter: the API refused it for good, and the sale may be settled
+// otherwise.
+func cardProcessing(o *order.Order, x entries) (processing, refused bool) {
+	if x.any(savedCreate) {
+		return true, false
 	}
 	c, ok := CurrentCard(o)
 	if !ok || c.Payment.Status != order.PaymentRequiresConfirmation {
 		return false, false
 	}
-	processing = true
-	err := r.t.store.View(func(tx *queue.Tx) error {
-		es, err := tx.OrderEntries(o.ID())
-		processing = err != nil || hasQueued(es, queue.OpConfirm)
-		return err
-	})
-	if err != nil {
-		r.t.log.Warn("read the order's outbox", "order", o.ID(), "err", err)
-	}
+	processing = x.any(func(e queue.Entry) bool { return e.Op == queue.OpConfirm && toSend(e) })
 	return processing, !processing
 }
 

@@ -253,17 +253,7 @@ func (r *Register) RetryWallet() error {
 // cancelled through the outbox and the sale goes back to the cart, where
 // another tender (or a changed cart) can follow.
 func (r *Register) CancelWallet() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.id == "" {
-		return fmt.Errorf("cancel wallet: %w", ErrNoWalletPayment)
-	}
-	r.stopCardLocked()
-	err := r.t.store.Update(func(tx *queue.Tx) error {
-		o, err := loadOrder(tx, r.id, r.t.now)
-		if err != nil {
-			return err
-		}
+	return r.reopenCart("cancel wallet", ErrNoWalletPayment, func(tx *queue.Tx, o *order.Order) error {
 		if o.Status() != order.StatusTendering {
 			return ErrNoWalletPayment
 		}
@@ -278,21 +268,8 @@ func (r *Register) CancelWallet() error {
 				return ErrNoWalletPayment
 			}
 		}
-		if err := r.t.dropCard(tx, o); err != nil {
-			return err
-		}
-		if err := o.BackToCart(); err != nil {
-			return err
-		}
-		return putOrder(tx, o)
+		return r.t.dropCard(tx, o)
 	})
-	if err != nil {
-		return fmt.Errorf("cancel wallet: %w", err)
-	}
-	r.card = ui.CardView{}
-	r.kickDisplay()
-	r.t.notify()
-	return nil
 }
 
 // startFollowLocked starts following the sale's wallet payment; r.mu is
@@ -347,18 +324,18 @@ func (t *Till) followWallet(ctx context.Context, id string) {
 	}
 }
 
-// walletView is the wallet payment's progress for the screen.
-func (r *Register) walletView(o *order.Order, v *ui.SaleView) {
+// walletView is the wallet payment's progress for the screen, given the
+// order's outbox entries.
+func (r *Register) walletView(o *order.Order, x entries, v *ui.SaleView) {
 	tender, w, ok := currentWallet(o)
 	if !ok {
 		// The creation is still queued: find which wallet from the entry.
-		w, ok = r.t.queuedWallet(o.ID())
-		if !ok {
+		if w, ok = walletQueued(x.es); !ok {
 			return
 		}
 	}
 	wv := ui.WalletView{Kind: string(w.kind), Label: w.label, Amount: v.Due}
-	queued := r.t.queuedFor(o.ID())
+	queued := x.any(toSend)
 	switch {
 	case tender.Payment == nil || tender.Payment.Status == order.PaymentRequiresConfirmation:
 		wv.Step, wv.Message = ui.WalletCreating, lang.L("Asking the payment service for the QR code…")
@@ -396,7 +373,7 @@ func walletFailure(w wallet, d *order.Decline) string {
 // still to send.
 func walletQueued(es []queue.Entry) (w wallet, found bool) {
 	for _, e := range es {
-		if e.Op != queue.OpCreate || e.State == queue.StateDead {
+		if e.Op != queue.OpCreate || !toSend(e) {
 			continue
 		}
 		if p, err := decodePayload(e.Payload); err == nil {
@@ -467,59 +444,50 @@ func (t *Till) WalletSimulator() ui.WalletSimulator {
 	return newWalletSimulator(t.api.BaseURL)
 }
 
-// entriesOf reads the order's outbox entries (pending, in flight, blocked
-// and dead).
-func (t *Till) entriesOf(id string) ([]queue.Entry, error) {
-	var es []queue.Entry
-	err := t.store.View(func(tx *queue.Tx) error {
-		var err error
-		es, err = tx.OrderEntries(id)
-		return err
-	})
-	return es, err
+// entries are an order's outbox entries (pending, in flight, blocked and
+// dead), read once for a set of questions. An outbox that could not be
+// read answers "yes" to each, the safe answer for every caller: wait, do
+// not take another tender.
+type entries struct {
+	es  []queue.Entry
+	err error
 }
 
-// anyEntry says whether one of the order's entries matches; a store that
-// cannot be read counts as a match, the safe answer for every caller.
-func (t *Till) anyEntry(id string, match func(queue.Entry) bool) bool {
-	es, err := t.entriesOf(id)
-	return err != nil || slices.ContainsFunc(es, match)
+// entriesOf reads the order's outbox entries.
+func (t *Till) entriesOf(id string) entries {
+	var x entries
+	x.err = t.store.View(func(tx *queue.Tx) error {
+		var err error
+		x.es, err = tx.OrderEntries(id)
+		return err
+	})
+	return x
 }
+
+// any says whether an entry matches.
+func (x entries) any(match func(queue.Entry) bool) bool {
+	return x.err != nil || slices.ContainsFunc(x.es, match)
+}
+
+// toSend: an entry still to be sent (not a dead letter).
+func toSend(e queue.Entry) bool { return e.State != queue.StateDead }
+
+// savedCreate: a creation still to be sent that charges a saved payment
+// method (or whose payload cannot be read).
+func savedCreate(e queue.Entry) bool {
+	p, err := decodePayload(e.Payload)
+	return e.Op == queue.OpCreate && toSend(e) && (err != nil || p.Saved != "")
+}
+
+// deadCreate: a creation the API refused for good.
+func deadCreate(e queue.Entry) bool { return e.Op == queue.OpCreate && e.State == queue.StateDead }
 
 // queuedFor says whether the order has outbox entries still to send: their
 // answers are recorded by the outbox, so a retrieve would race them.
-func (t *Till) queuedFor(id string) bool {
-	return t.anyEntry(id, func(e queue.Entry) bool { return e.State != queue.StateDead })
-}
+func (t *Till) queuedFor(id string) bool { return t.entriesOf(id).any(toSend) }
 
 // queuedOp says whether an operation of this kind is still to be sent for
 // the order.
 func (t *Till) queuedOp(id string, op queue.Op) bool {
-	return t.anyEntry(id, func(e queue.Entry) bool { return e.Op == op && e.State != queue.StateDead })
-}
-
-// queuedSaved says whether the order's queued creation charges a saved
-// payment method.
-func (t *Till) queuedSaved(id string) bool {
-	return t.anyEntry(id, func(e queue.Entry) bool {
-		p, err := decodePayload(e.Payload)
-		return e.Op == queue.OpCreate && e.State != queue.StateDead && (err != nil || p.Saved != "")
-	})
-}
-
-// deadCreate says whether the order's payment creation was refused for
-// good (a dead letter).
-func (t *Till) deadCreate(id string) bool {
-	es, err := t.entriesOf(id)
-	return err == nil && slices.ContainsFunc(es, func(e queue.Entry) bool { return e.Op == queue.OpCreate && e.State == queue.StateDead })
-}
-
-// queuedWallet is the wallet whose creation is still in the outbox for the
-// order.
-func (t *Till) queuedWallet(id string) (wallet, bool) {
-	es, err := t.entriesOf(id)
-	if err != nil {
-		return wallet{}, false
-	}
-	return walletQueued(es)
+	return t.entriesOf(id).any(func(e queue.Entry) bool { return e.Op == op && toSend(e) })
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,7 +38,7 @@ func (g *edgeAnswerGate) front(next http.Handler) http.Handler {
 		}
 		body := r.PostForm.Encode()
 		r2 := r.Clone(r.Context())
-		r2.Body, r2.ContentLength = edgeReadCloser(body), int64(len(body))
+		r2.Body, r2.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
 		first := false
 		if strings.Contains(body, g.match) {
 			g.once.Do(func() { first = true })

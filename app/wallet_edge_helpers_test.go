@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/stripe/stripe-go/v86"
@@ -42,9 +41,3 @@ func edgeEventsCaughtUp(t *testing.T, ctx context.Context, lt *liveTill) {
 		t.Fatal(err)
 	}
 }
-
-type edgeBody struct{ *strings.Reader }
-
-func (edgeBody) Close() error { return nil }
-
-func edgeReadCloser(s string) edgeBody { return edgeBody{strings.NewReader(s)} }

@@ -6,13 +6,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stripe/stripe-go/v86"
 
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/queue"
-	"github.com/tillpos/till/ui"
 )
 
 // edgeLateMoney reports whether the till accounts for a wallet
@@ -40,28 +38,16 @@ func edgeLateMoney(t *testing.T, ctx context.Context, lt *liveTill, orderID stri
 // TestLateWalletAfterCartShrunk: the cashier cancels TWINT, the
 // customer takes an item back (the cart shrinks), and the customer, still
 // scanning, approves the old QR code while the cancel is on its way. The
-// cancel finds the TWINT payment succeeded for the old, larger total.
-// ReinstatePayment then fails (the tender no longer fits what is due), and
-// paidBeforeCancel's record only logs "refund it" and returns nil: the
-// entry is done, the order still shows TWINT cancelled, and nobody but the
-// log knows the customer paid. The customer then pays the smaller total
-// again by cash.
+// cancel finds the TWINT payment succeeded for the old, larger total,
+// which no longer matches the sale: the till must either count it or tell
+// the manager (a dead letter) to refund it, never only log it.
 func TestLateWalletAfterCartShrunk(t *testing.T) {
 	g := newEdgeCancelGate()
 	lt := openWalletTill(t, "CHF", "de-CH", g.front)
 	t.Cleanup(g.free)
 	ctx := testCtx(t)
 	r := openRegister(t, lt)
-	ringUp(t, r)
-	mustDo(t, "twint", r.ChargeWallet("twint"))
-	v := waitSale(t, ctx, r, "QR code", walletStep(ui.WalletScan))
-
-	mustDo(t, "cancel wallet", r.CancelWallet())
-	select {
-	case <-g.held:
-	case <-ctx.Done():
-		t.Fatal("the TWINT cancel was never sent")
-	}
+	v := twintGivenUp(t, ctx, r, g)
 	// Back in the cart: the customer puts the coffee back.
 	lines := r.Sale().Lines
 	if len(lines) < 2 {
@@ -103,9 +89,8 @@ func (h edgeHook) WithGroup(string) slog.Handler            { return h }
 // reads the order (still being paid) outside any transaction and decides
 // "reinstate": at that instant the cashier takes cash (the log line the
 // executor writes between its read and its record is the hook that puts
-// the cash exactly there). The record then finds the sale completed by
-// cash, logs "refund it" and returns nil: the entry is done, no dead
-// letter, and the customer has paid twice with nobody told.
+// the cash exactly there). The customer has paid twice: the manager must
+// be told by a dead letter, not only the log.
 func TestLateWalletRacesCash(t *testing.T) {
 	g := newEdgeCancelGate()
 	var (
@@ -115,11 +100,7 @@ func TestLateWalletRacesCash(t *testing.T) {
 		ready    = make(chan struct{})
 	)
 	lt := openLiveTillWith(t, func(p *Params) {
-		p.Config.Currency, p.Config.Locale = "CHF", "de-CH"
-		p.WalletPoll = 10 * time.Millisecond
-		p.EventsEvery = 10 * time.Millisecond
-		p.PendingEvery = 20 * time.Millisecond
-		p.DrainBackoff = func(int) time.Duration { return 20 * time.Millisecond }
+		walletParams(p, "CHF", "de-CH")
 		p.Logger = slog.New(edgeHook{Handler: slog.DiscardHandler, once: &once,
 			msg: "outbox: a payment given up was paid after all; it settles the sale",
 			fn: func() {
@@ -131,15 +112,7 @@ func TestLateWalletRacesCash(t *testing.T) {
 	ctx := testCtx(t)
 	reg = openRegister(t, lt)
 	close(ready)
-	ringUp(t, reg)
-	mustDo(t, "twint", reg.ChargeWallet("twint"))
-	v := waitSale(t, ctx, reg, "QR code", walletStep(ui.WalletScan))
-	mustDo(t, "cancel wallet", reg.CancelWallet())
-	select {
-	case <-g.held:
-	case <-ctx.Done():
-		t.Fatal("the TWINT cancel was never sent")
-	}
+	v := twintGivenUp(t, ctx, reg, g)
 	mustDo(t, "the customer approves anyway", newWalletSimulator(lt.Till.api.BaseURL).ApproveWallet(v.Wallet.URL))
 	g.free()
 	select {
@@ -162,28 +135,16 @@ func TestLateWalletRacesCash(t *testing.T) {
 // TestLateWalletAfterCartGrew: the cashier cancels TWINT, the
 // customer adds an item, and the cashier starts a card for the new total;
 // the customer, still scanning, approves the old QR code while the cancel
-// is on its way. The cancel reinstates TWINT, which fits (the cart grew),
-// so the sale stays open for the rest. The card creation queued behind
-// the cancel is not skipped (the sale is not final) and carries the old
-// full total: its record fails with ErrOverpaid on every attempt, so the
-// outbox retries it for ever and the sale is stuck (cash and void are
-// refused while TWINT counts and the creation is queued).
+// is on its way. The payment no longer matches the sale: the manager is
+// asked to refund it (a dead letter), and the cashier can still settle
+// the new total.
 func TestLateWalletAfterCartGrew(t *testing.T) {
 	g := newEdgeCancelGate()
 	lt := openWalletTill(t, "CHF", "de-CH", g.front)
 	t.Cleanup(g.free)
 	ctx := testCtx(t)
 	r := openRegister(t, lt)
-	ringUp(t, r)
-	mustDo(t, "twint", r.ChargeWallet("twint"))
-	v := waitSale(t, ctx, r, "QR code", walletStep(ui.WalletScan))
-
-	mustDo(t, "cancel wallet", r.CancelWallet())
-	select {
-	case <-g.held:
-	case <-ctx.Done():
-		t.Fatal("the TWINT cancel was never sent")
-	}
+	v := twintGivenUp(t, ctx, r, g)
 	mustDo(t, "one more coffee", r.Add("HOT-ESP"))
 	mustDo(t, "card for the new total", r.ChargeCard())
 	mustDo(t, "the customer approves the old QR code", newWalletSimulator(lt.Till.api.BaseURL).ApproveWallet(v.Wallet.URL))

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,19 +55,10 @@ func TestLateTwintApprovalThenCard(t *testing.T) {
 	ctx := testCtx(t)
 	phone := newWalletSimulator(lt.Till.api.BaseURL)
 	r := openRegister(t, lt)
-	ringUp(t, r)
-	mustDo(t, "twint", r.ChargeWallet("twint"))
-	v := waitSale(t, ctx, r, "QR code", walletStep(ui.WalletScan))
-	total, _ := mustOrder(t, lt, v.OrderID).Totals().Total.StripeAmount()
-
 	// The cashier cancels the wallet (back to the cart) and takes a card.
-	mustDo(t, "cancel wallet", r.CancelWallet())
+	v := twintGivenUp(t, ctx, r, g)
+	total, _ := mustOrder(t, lt, v.OrderID).Totals().Total.StripeAmount()
 	mustDo(t, "card instead", r.ChargeCard())
-	select {
-	case <-g.held:
-	case <-ctx.Done():
-		t.Fatal("the TWINT cancel was never sent")
-	}
 	mustDo(t, "the customer approves anyway", phone.ApproveWallet(v.Wallet.URL))
 	g.free()
 	lt.waitIdle(t, ctx)
@@ -112,16 +104,8 @@ func TestLateWalletApprovalThenSavedCard(t *testing.T) {
 	cus, pm := lt.customer(t, ctx, "Anna Muster", "anna@example.ch", url.Values{"type": {"card"}, "card[token]": {"tok_visa"}})
 	phone := newWalletSimulator(lt.Till.api.BaseURL)
 	r := openRegister(t, lt)
-	ringUp(t, r)
+	v := twintGivenUp(t, ctx, r, g)
 	chooseCustomer(t, r, "Muster", cus)
-	mustDo(t, "twint", r.ChargeWallet("twint"))
-	v := waitSale(t, ctx, r, "QR code", walletStep(ui.WalletScan))
-	mustDo(t, "cancel wallet", r.CancelWallet())
-	select {
-	case <-g.held:
-	case <-ctx.Done():
-		t.Fatal("the TWINT cancel was never sent")
-	}
 	mustDo(t, "the customer approves anyway", phone.ApproveWallet(v.Wallet.URL))
 	g.free()
 	lt.waitIdle(t, ctx)
@@ -137,4 +121,22 @@ func TestLateWalletApprovalThenSavedCard(t *testing.T) {
 	if st := lt.waitIdle(t, ctx); st.Dead != 0 {
 		t.Fatalf("%d dead letters after a late approval that settled the sale", st.Dead)
 	}
+}
+
+// twintGivenUp rings up a sale on r, shows its TWINT QR code and cancels
+// it; it returns once the cancel is held by g in front of the sandbox, so
+// the customer can still approve the QR code shown (the returned view)
+// before the cancel lands. The caller frees g.
+func twintGivenUp(t *testing.T, ctx context.Context, r *Register, g *edgeCancelGate) ui.SaleView {
+	t.Helper()
+	ringUp(t, r)
+	mustDo(t, "twint", r.ChargeWallet("twint"))
+	v := waitSale(t, ctx, r, "QR code", walletStep(ui.WalletScan))
+	mustDo(t, "cancel wallet", r.CancelWallet())
+	select {
+	case <-g.held:
+	case <-ctx.Done():
+		t.Fatal("the TWINT cancel was never sent")
+	}
+	return v
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,7 +43,7 @@ func (g *edgeCreateGate) front(next http.Handler) http.Handler {
 				body := r.PostForm.Encode()
 				r2 := r.Clone(r.Context())
 				r2.ContentLength = int64(len(body))
-				r2.Body = edgeReadCloser(body)
+				r2.Body = io.NopCloser(strings.NewReader(body))
 				next.ServeHTTP(w, r2)
 				return
 			}

@@ -23,13 +23,16 @@ import (
 // look every few milliseconds, so tests wait for outcomes, not for ticks.
 func openWalletTill(t *testing.T, currency, locale string, front func(http.Handler) http.Handler) *liveTill {
 	t.Helper()
-	return openLiveTillWith(t, func(p *Params) {
-		p.Config.Currency, p.Config.Locale = currency, locale
-		p.WalletPoll = 10 * time.Millisecond
-		p.EventsEvery = 10 * time.Millisecond
-		p.PendingEvery = 20 * time.Millisecond
-		p.DrainBackoff = func(int) time.Duration { return 20 * time.Millisecond }
-	}, front)
+	return openLiveTillWith(t, func(p *Params) { walletParams(p, currency, locale) }, front)
+}
+
+// walletParams sets p up as openWalletTill does.
+func walletParams(p *Params, currency, locale string) {
+	p.Config.Currency, p.Config.Locale = currency, locale
+	p.WalletPoll = 10 * time.Millisecond
+	p.EventsEvery = 10 * time.Millisecond
+	p.PendingEvery = 20 * time.Millisecond
+	p.DrainBackoff = func(int) time.Duration { return 20 * time.Millisecond }
 }
 
 // phone plays the customer's phone on the sandbox's wallet pages.
