@@ -22,9 +22,10 @@ const (
 	OpConfirm Op = 3 // confirm (process) a PaymentIntent
 	OpCapture Op = 4 // capture an authorised PaymentIntent
 	OpCancel  Op = 5 // cancel a PaymentIntent
+	OpRefund  Op = 6 // refund a captured PaymentIntent
 )
 
-var opNames = [...]string{OpCreate: "create", OpUpdate: "update", OpConfirm: "confirm", OpCapture: "capture", OpCancel: "cancel"}
+var opNames = [...]string{OpCreate: "create", OpUpdate: "update", OpConfirm: "confirm", OpCapture: "capture", OpCancel: "cancel", OpRefund: "refund"}
 
 // String returns the operation's name ("create", "capture", …), which is
 // also the middle part of the idempotency key.

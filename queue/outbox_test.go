@@ -562,14 +562,14 @@ func TestUserPanicPassesThrough(t *testing.T) {
 }
 
 func TestOpParse(t *testing.T) {
-	for _, op := range []Op{OpCreate, OpUpdate, OpConfirm, OpCapture, OpCancel} {
+	for _, op := range []Op{OpCreate, OpUpdate, OpConfirm, OpCapture, OpCancel, OpRefund} {
 		got, err := ParseOp(op.String())
 		if err != nil || got != op {
 			t.Errorf("ParseOp(%q) = %v, %v", op.String(), got, err)
 		}
 	}
-	if _, err := ParseOp("refund"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("ParseOp(refund) = %v", err)
+	if _, err := ParseOp("transfer"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ParseOp(transfer) = %v", err)
 	}
 }
 
