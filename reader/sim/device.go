@@ -129,6 +129,9 @@ const (
 	PromptCancelled   = "Cancelled"
 	PromptTimedOut    = "Timed out"
 	PromptReadFailed  = "Card read failed"
+	// PromptOfflineRefused: an offline collection was asked of a reader
+	// that is not OfflineCapable.
+	PromptOfflineRefused = "Offline payments not supported"
 )
 
 // Snapshot is what the device shows and how it is connected.
@@ -451,6 +454,18 @@ func (d *Device) startCollect(req wire.Collect) {
 	}
 }
 
+// refuseOffline ends a Collect that asked for an offline collection on a
+// reader that is not OfflineCapable: Error offline_not_allowed, no prompt
+// for a card.
+func (d *Device) refuseOffline(req wire.Collect) {
+	if d.coll != nil { // a collected card the host moved on from
+		d.release()
+	}
+	d.emit(wire.TypeError, wire.ErrorEvent{PaymentIntent: req.PaymentIntent, Code: wire.CodeOfflineNotAllowed,
+		Message: "this reader cannot collect offline"})
+	d.finish(PromptOfflineRefused)
+}
+
 func (d *Device) current(gen uint64, phase Phase) *collection {
 	if c := d.coll; c != nil && c.gen == gen && c.phase == phase {
 		return c
@@ -523,15 +538,19 @@ func (d *Device) onPINDigit(gen uint64) {
 
 func (d *Device) collected(c *collection) {
 	now := d.opts.Now()
+	// For an offline collection (deferred authorisation) PaymentIntent is
+	// the host's offline reference; either way the payload is bound to it.
 	pi := c.req.PaymentIntent
+	offline := c.req.OfflineAllowed
 	card := simcard.Card{
 		TestCard: c.card.name, Brand: c.card.brand, Last4: c.card.last4,
 		ExpMonth: 12, ExpYear: now.Year() + 3, ReadMethod: readMethodName(c.method),
+		Offline: offline, Amount: c.req.Amount, Currency: lowerASCII(c.req.Currency),
 		CollectedAt: now.Unix(),
 	}
 	ev := wire.Collected{
 		PaymentIntent: pi, Payload: simcard.Seal(pi, card), Brand: card.Brand, Last4: card.Last4,
-		Method: c.method, ExpMonth: uint8(card.ExpMonth), ExpYear: uint16(card.ExpYear),
+		Method: c.method, ExpMonth: uint8(card.ExpMonth), ExpYear: uint16(card.ExpYear), Offline: offline,
 	}
 	d.emit(wire.TypeCollected, ev)
 	c.stopTimers()
@@ -554,4 +573,15 @@ func (d *Device) release() {
 		d.emit(wire.TypeCardRemoved, wire.CardRemoved{PaymentIntent: c.req.PaymentIntent})
 	}
 	d.finish("")
+}
+
+// lowerASCII lower-cases an ISO 4217 code as the payment API spells it.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if ch >= 'A' && ch <= 'Z' {
+			b[i] = ch + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -323,6 +323,7 @@ func TestCollectControls(t *testing.T) {
 				}
 				want := tt.wantCard
 				want.ExpMonth, want.ExpYear, want.CollectedAt = 12, ended.Year()+3, ended.Unix()
+				want.Amount, want.Currency = c.Amount, c.Currency
 				if card != want {
 					t.Errorf("card %+v, want %+v", card, want)
 				}

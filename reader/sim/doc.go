@@ -20,6 +20,14 @@
 // reader/simcard for the PaymentIntent it was collected for, so the
 // sandbox (sync/sandbox) accepts it for that PaymentIntent and no other.
 //
+// A Collect with OfflineAllowed (the host cannot reach the payment API)
+// collects for deferred authorisation: the Collected event and the
+// payload are marked offline, and the payload is bound to whatever the
+// host passed as PaymentIntent, its offline reference, which the sandbox
+// expects with the forwarded payment. A Device whose Capabilities lack
+// OfflineCapable ends such a Collect at once with Error
+// offline_not_allowed.
+//
 // Faults are controls too: Unplug and Replug, GarbleNext (corrupt outgoing
 // frames), SetLatency (a slow reader) and SetMute (a hung reader).
 //
@@ -28,7 +36,9 @@
 //
 // # Caveats
 //
-// The simulator is always online: it never collects offline. It holds no
+// The simulator never contacts a processor, so it has no "online" of its
+// own: it collects offline exactly when the host sets OfflineAllowed, and
+// it applies no offline limits (the host enforces them). It holds no
 // state across power cycles: when the host connection ends (or on Unplug)
 // any collection is dropped and the screen returns to idle, as a
 // bus-powered reader would. Its event sequence numbers carry on across

@@ -26,6 +26,7 @@ func FuzzDeviceInput(f *testing.F) {
 		frameBytes(f, wire.TypeSetDisplay, 2, wire.Display{Screen: 9}),
 		frameBytes(f, wire.TypeClearDisplay, 3, nil),
 		frameBytes(f, wire.TypeCollect, 4, wire.Collect{PaymentIntent: "pi_f", Amount: 100, Currency: "chf", TimeoutMS: 1000}),
+		frameBytes(f, wire.TypeCollect, 4, wire.Collect{PaymentIntent: "off_lane1_0042", Amount: 100, Currency: "chf", OfflineAllowed: true, TimeoutMS: 1000}),
 		frameBytes(f, wire.TypeCancelCollect, 5, wire.CancelCollect{PaymentIntent: "pi_f"}),
 		frameBytes(f, wire.TypeEventAck, 6, wire.EventAck{Seq: 1}),
 		frameBytes(f, wire.TypeIdentify, 7, wire.Identify{Versions: []uint8{9}}),

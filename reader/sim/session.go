@@ -335,6 +335,12 @@ func (d *Device) handleRequest(s *session, f wire.Frame) {
 			refuse(nak(wire.CodeBadPayload, "Collect currency %q is not an ISO 4217 code", m.Currency))
 		case d.coll != nil && d.coll.phase != PhaseProcessing:
 			refuse(nak(wire.CodeBusy, "collecting for %s", d.coll.req.PaymentIntent))
+		case m.OfflineAllowed && !d.opts.Capabilities.OfflineCapable:
+			// The host cannot reach the payment service, and this reader
+			// cannot collect for deferred authorisation: the collection
+			// ends at once, before the customer is asked for a card.
+			reply(nil)
+			d.refuseOffline(m)
 		default:
 			reply(nil)
 			d.startCollect(m)

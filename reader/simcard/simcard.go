@@ -10,7 +10,12 @@
 // payload.
 //
 // Wire form: 0x01 (format version) ‖ 12-byte nonce ‖ AES-256-GCM sealed JSON
-// of Card, with the PaymentIntent id as additional data.
+// of Card, with the PaymentIntent id as additional data. A card collected
+// offline (Card.Offline, store and forward) is sealed instead with the
+// host's offline reference, the opaque string the host passed as the
+// Collect request's PaymentIntent field while the payment API was out of
+// reach; the sandbox opens it with that reference when the payment is
+// forwarded.
 package simcard
 
 import (
@@ -42,7 +47,14 @@ type Card struct {
 	ExpMonth   int    `json:"exp_month"`
 	ExpYear    int    `json:"exp_year"`
 	ReadMethod string `json:"read_method"` // contactless_emv, contact_emv, magnetic_stripe_track2
-	Offline    bool   `json:"offline,omitempty"`
+	// Offline marks a card collected for deferred authorisation (store
+	// and forward): the payload is then bound to the host's offline
+	// reference instead of a PaymentIntent id.
+	Offline bool `json:"offline,omitempty"`
+	// Amount and Currency are what the reader asked the customer to pay
+	// (minor units, lower-case ISO 4217); zero when unknown.
+	Amount   int64  `json:"amount,omitempty"`
+	Currency string `json:"currency,omitempty"`
 	// CollectedAt is the reader's clock, Unix seconds.
 	CollectedAt int64 `json:"collected_at"`
 }
@@ -62,7 +74,8 @@ func aead() cipher.AEAD {
 	return g
 }
 
-// Seal encrypts c as collected for paymentIntent.
+// Seal encrypts c as collected for paymentIntent (a PaymentIntent id, or
+// for an offline card the host's offline reference).
 func Seal(paymentIntent string, c Card) []byte {
 	plain, err := json.Marshal(c)
 	if err != nil {
@@ -75,8 +88,9 @@ func Seal(paymentIntent string, c Card) []byte {
 	return g.Seal(out, out[1:1+g.NonceSize()], plain, []byte(paymentIntent))
 }
 
-// Open decrypts a payload presented for paymentIntent. It fails, wrapping
-// ErrInvalid, for anything not sealed by Seal for that PaymentIntent.
+// Open decrypts a payload presented for paymentIntent (or offline
+// reference). It fails, wrapping ErrInvalid, for anything not sealed by
+// Seal for exactly that string.
 func Open(paymentIntent string, payload []byte) (Card, error) {
 	g := aead()
 	if len(payload) < 1+g.NonceSize()+g.Overhead() || payload[0] != formatV1 {

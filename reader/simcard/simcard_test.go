@@ -20,6 +20,10 @@ var cards = []struct {
 		ExpMonth: 1, ExpYear: 2030, ReadMethod: "contact_emv", CollectedAt: 1,
 	}},
 	{"offline swipe", "pi_3", Card{Brand: "amex", Last4: "0005", ExpMonth: 6, ExpYear: 2031, ReadMethod: "magnetic_stripe_track2", Offline: true}},
+	{"offline, bound to an offline reference", "off_lane1_20261123_0042", Card{
+		TestCard: "visa", Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2029, ReadMethod: "contactless_emv",
+		Offline: true, Amount: 4200, Currency: "eur", CollectedAt: 1795000000,
+	}},
 	{"zero card", "pi_4", Card{}},
 	{"unicode intent", "pi_é\x00x", Card{Brand: "visa", Last4: "0000"}},
 	{"empty intent", "", Card{Brand: "visa"}},

@@ -51,7 +51,7 @@ var badInputs = []struct {
 	{"json body", "/v1/payment_intents", `{"amount":100,"currency":"usd"}`, "application/json", 400, ""},
 	{"text body", "/v1/customers", "email=a@b.c", "text/plain", 400, ""},
 	{"bad content type", "/v1/customers", "email=a@b.c", "%%%", 400, ""},
-	{"unknown route", "/v1/refunds", "", "", 404, ""},
+	{"unknown route", "/v1/transfers", "", "", 404, ""},
 	{"missing object", "/v1/payment_intents/pi_nope/confirm", "", "", 404, "resource_missing"},
 	{"cancel missing", "/v1/payment_intents/pi_nope/cancel", "", "", 404, "resource_missing"},
 	{"invalid email", "/v1/customers", "email=notanemail", "", 400, "email_invalid"},

@@ -36,6 +36,10 @@ func (s *Server) renderCharge(ch *chargeRec) *chargeJS {
 				d["read_method"] = pm.Card.ReadMethod
 				d["cardholder_name"] = nil
 				d["generated_card"] = strOrNil(ch.GeneratedCard)
+				d["offline"] = nil
+				if pm.Card.OfflineStoredAt != 0 {
+					d["offline"] = map[string]any{"stored_at": pm.Card.OfflineStoredAt, "type": "deferred"}
+				}
 			}
 			details[pm.Type] = d
 		case pm.Sepa != nil:

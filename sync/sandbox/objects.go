@@ -96,6 +96,10 @@ type intentRec struct {
 	SettleAt       int64  `json:"x_settle_at,omitempty"`
 	SettleFail     bool   `json:"x_settle_fail,omitempty"`
 	AuthExpired    bool   `json:"x_auth_expired,omitempty"`
+	// OfflineReference is the host's reference of a card payment
+	// collected offline and forwarded to this PaymentIntent; no other
+	// PaymentIntent may take it (replay protection).
+	OfflineReference string `json:"x_offline_reference,omitempty"`
 }
 
 type paymentIntentJS struct {
@@ -160,6 +164,9 @@ type cardRec struct {
 	Country     string `json:"country"`
 	Fingerprint string `json:"fingerprint"`
 	ReadMethod  string `json:"read_method,omitempty"` // card_present only
+	// OfflineStoredAt is when a reader collected the card offline, for
+	// deferred authorisation (card_present only; 0: collected online).
+	OfflineStoredAt int64 `json:"offline_stored_at,omitempty"`
 }
 
 type sepaRec struct {
@@ -263,6 +270,50 @@ type chargeRec struct {
 	// GeneratedCard is the card PaymentMethod saved from a reader's card
 	// (setup_future_usage); card_present only.
 	GeneratedCard string `json:"generated_card,omitempty"`
+	// Refunds are the charge's refunds, oldest first. They are stored with
+	// the charge they return money from (as Stripe nests charge.refunds),
+	// so a refund and the charge's amount_refunded always persist together.
+	Refunds []*refundRec `json:"refunds,omitempty"`
+}
+
+// refundedByRefunds is what the charge's refunds returned so far (unlike
+// AmountRefunded, which also counts an uncaptured remainder released).
+func (ch *chargeRec) refundedByRefunds() int64 {
+	var n int64
+	for _, r := range ch.Refunds {
+		n += r.Amount
+	}
+	return n
+}
+
+// Refunds.
+
+type refundRec struct {
+	Seq           int64             `json:"seq"`
+	ID            string            `json:"id"`
+	Amount        int64             `json:"amount"`
+	Currency      string            `json:"currency"`
+	PaymentIntent string            `json:"payment_intent"`
+	Charge        string            `json:"charge"`
+	Status        string            `json:"status"` // succeeded
+	Reason        string            `json:"reason,omitempty"`
+	Created       int64             `json:"created"`
+	Metadata      map[string]string `json:"metadata"`
+}
+
+type refundJS struct {
+	ID                 string            `json:"id"`
+	Object             string            `json:"object"`
+	Amount             int64             `json:"amount"`
+	BalanceTransaction *string           `json:"balance_transaction"`
+	Charge             string            `json:"charge"`
+	Created            int64             `json:"created"`
+	Currency           string            `json:"currency"`
+	Metadata           map[string]string `json:"metadata"`
+	PaymentIntent      string            `json:"payment_intent"`
+	Reason             *string           `json:"reason"`
+	ReceiptNumber      *string           `json:"receipt_number"`
+	Status             string            `json:"status"`
 }
 
 type outcomeJS struct {

@@ -240,7 +240,11 @@ func (s *Server) createIntent(rc *reqCtx) (any, *apiError) {
 	confirmationMethod, _ := p.enum([]string{"automatic", "manual"}, "confirmation_method")
 	confirm, _ := p.bool("confirm")
 	pmID, _ := p.str("payment_method")
-	spec := readPMSpec(p, "payment_method_data")
+	rd := readReaderData(p)
+	var spec *pmSpec
+	if rd == nil {
+		spec = readPMSpec(p, "payment_method_data")
+	}
 	customer, _ := p.str("customer")
 	sfu, _ := p.enum([]string{"off_session", "on_session"}, "setup_future_usage")
 	offSession := offSessionParam(p)
@@ -292,7 +296,13 @@ func (s *Server) createIntent(rc *reqCtx) (any, *apiError) {
 	if customer != "" && s.st.Customers[customer] == nil {
 		return nil, &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "resource_missing", Param: "customer", Message: fmt.Sprintf("No such customer: '%s'", customer)}
 	}
-	choice, e := s.choosePM(p, pmID, spec, customer, rc.now)
+	var choice pmChoice
+	var e *apiError
+	if rd != nil {
+		choice, e = s.readerChoice(rd, pmID, nil, amount, currency, rc.now)
+	} else {
+		choice, e = s.choosePM(p, pmID, spec, customer, rc.now)
+	}
 	if e != nil {
 		return nil, e
 	}
@@ -316,6 +326,9 @@ func (s *Server) createIntent(rc *reqCtx) (any, *apiError) {
 		Status: statusRequiresPaymentMethod, ReturnURL: returnURL, OffSession: offSession,
 	}
 	pi.ClientSecret = pi.ID + "_secret_" + s.ids.token(25)
+	if rd != nil {
+		pi.OfflineReference = rd.offlineRef
+	}
 	if choice.fresh != nil {
 		s.addPM(choice.fresh)
 	}
@@ -469,7 +482,11 @@ func (s *Server) updateIntent(rc *reqCtx) (any, *apiError) {
 func (s *Server) confirmIntent(rc *reqCtx) (any, *apiError) {
 	p := rc.p
 	pmID, pmGiven := p.str("payment_method")
-	spec := readPMSpec(p, "payment_method_data")
+	rd := readReaderData(p)
+	var spec *pmSpec
+	if rd == nil {
+		spec = readPMSpec(p, "payment_method_data")
+	}
 	returnURL, _ := p.str("return_url")
 	captureMethod, _ := p.enum(captureMethods, "capture_method")
 	sfu, sfuGiven := p.str("setup_future_usage")
@@ -497,7 +514,12 @@ func (s *Server) confirmIntent(rc *reqCtx) (any, *apiError) {
 		}
 	}
 	var choice pmChoice
-	if (pmGiven && pmID != "") || spec != nil {
+	switch {
+	case rd != nil:
+		if choice, e = s.readerChoice(rd, pmID, pi, pi.Amount, pi.Currency, rc.now); e != nil {
+			return nil, e
+		}
+	case (pmGiven && pmID != "") || spec != nil:
 		if choice, e = s.choosePM(p, pmID, spec, pi.Customer, rc.now); e != nil {
 			return nil, e
 		}
@@ -527,6 +549,9 @@ func (s *Server) confirmIntent(rc *reqCtx) (any, *apiError) {
 	pi.PaymentMethod = pm.ID
 	pi.ReturnURL = returnURL
 	pi.OffSession = offSession
+	if rd != nil && rd.offlineRef != "" {
+		pi.OfflineReference = rd.offlineRef
+	}
 	if captureMethod != "" {
 		pi.CaptureMethod = captureMethod
 	}
@@ -882,9 +907,13 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 		if simulated != "" {
 			return nil, invalid("parameter_invalid_string", typ+"[reader_payload]", "Pass either %s[reader_payload] or %s[simulated_card], not both.", typ, typ)
 		}
-		read, e := openReaderPayload(rc.id, typ, payloadB64)
+		param := typ + "[reader_payload]"
+		read, e := openReaderPayload(rc.id, param, payloadB64, "this PaymentIntent")
 		if e != nil {
 			return nil, e
+		}
+		if read.Offline {
+			return nil, invalid("parameter_invalid_string", param, "Invalid %s: it was collected offline, for deferred authorisation; forward it with payment_method_data[%s][offline_reference] when creating or confirming the PaymentIntent.", param, typ)
 		}
 		simulated = read.TestCard
 		brand, brandGiven = read.Brand, true
@@ -894,27 +923,16 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 			expMonth, expYear = read.ExpMonth, read.ExpYear
 		}
 	}
-	card := simulatedCards[simulated]
-	if !brandGiven || brand == "" {
-		brand = card.brand
+	if !brandGiven {
+		brand = ""
 	}
-	if brand == "" {
-		brand = "visa"
-		if typ == "interac_present" {
-			brand = "interac"
-		}
+	if !last4Given {
+		last4 = ""
 	}
-	if !cardBrands[brand] {
-		return nil, invalid("parameter_invalid_string", typ+"[brand]", "Invalid brand: %s", truncate(brand, 20))
-	}
-	if !last4Given || last4 == "" {
-		last4 = "4242"
-	}
-	if len(last4) != 4 || strings.Trim(last4, "0123456789") != "" {
-		return nil, invalid("parameter_invalid_string", typ+"[last4]", "Invalid last4: must be four digits")
-	}
-	if readMethod == "" {
-		readMethod = "contactless_emv"
+	pm, e := newReaderPM(readerCard{typ: typ, brand: brand, last4: last4, readMethod: readMethod, expMonth: expMonth, expYear: expYear,
+		simulated: simulated}, rc.now, typ+"[brand]", typ+"[last4]")
+	if e != nil {
+		return nil, e
 	}
 	pi, e := s.intent(rc.id)
 	if e != nil {
@@ -926,12 +944,7 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 	if !slices.Contains(pi.PaymentMethodTypes, typ) {
 		return nil, invalid("payment_intent_incompatible_payment_method", "type", "This PaymentIntent does not accept %s; its payment_method_types are %s.", typ, strings.Join(pi.PaymentMethodTypes, ", "))
 	}
-	pm := &pmRec{ID: s.ids.id("pm_"), Type: typ, Created: rc.now, Metadata: map[string]string{}, AllowRedisplay: "unspecified",
-		Card:    &cardRec{Brand: brand, Last4: last4, ExpMonth: expMonth, ExpYear: expYear, Funding: "credit", Country: "US", Fingerprint: fingerprintOf(typ, brand, last4), ReadMethod: readMethod},
-		Outcome: card.outcome, DeclineCode: card.declineCode}
-	if card.outcome == "decline" {
-		pm.ErrorCode = "card_declined"
-	}
+	pm.ID = s.ids.id("pm_")
 	s.addPM(pm)
 	s.clearAction(pi)
 	pi.PaymentMethod = pm.ID
@@ -940,20 +953,188 @@ func (s *Server) presentPaymentMethod(rc *reqCtx) (any, *apiError) {
 	return s.renderIntent(pi, expand), nil
 }
 
-// openReaderPayload opens a simulated reader's payload presented for the
-// PaymentIntent id. Its errors never echo the payload.
-func openReaderPayload(id, typ, b64 string) (simcard.Card, *apiError) {
-	param := typ + "[reader_payload]"
+// openReaderPayload opens a simulated reader's payload presented under
+// param for key (a PaymentIntent id, or an offline reference), which
+// forWhat names in the error. Its errors never echo the payload.
+func openReaderPayload(key, param, b64, forWhat string) (simcard.Card, *apiError) {
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
 		return simcard.Card{}, invalid("parameter_invalid_string", param, "Invalid %s: not base64.", param)
 	}
-	card, err := simcard.Open(id, raw)
+	card, err := simcard.Open(key, raw)
 	if err != nil {
-		return simcard.Card{}, invalid("parameter_invalid_string", param, "Invalid %s: it was not collected by a simulated reader for this PaymentIntent.", param)
+		return simcard.Card{}, invalid("parameter_invalid_string", param, "Invalid %s: it was not collected by a simulated reader for %s.", param, forWhat)
 	}
 	if _, ok := simulatedCards[card.TestCard]; !ok {
 		return simcard.Card{}, invalid("parameter_invalid_string", param, "Invalid %s: unknown test card %q.", param, truncate(card.TestCard, 40))
 	}
 	return card, nil
+}
+
+// readerCard is what a reader read, as the test helper's parameters or a
+// payload give it; empty fields take the simulated card's or the defaults.
+type readerCard struct {
+	typ, brand, last4, readMethod string
+	expMonth, expYear             int
+	simulated                     string
+	offlineStoredAt               int64
+}
+
+// newReaderPM makes the card_present or interac_present PaymentMethod for
+// a card a reader read, without an id: the caller draws one when it is
+// sure to keep it. brandParam and last4Param name what a bad brand or
+// last 4 is blamed on.
+func newReaderPM(c readerCard, now int64, brandParam, last4Param string) (*pmRec, *apiError) {
+	card := simulatedCards[c.simulated]
+	brand, last4, readMethod := c.brand, c.last4, c.readMethod
+	if brand == "" {
+		brand = card.brand
+	}
+	if brand == "" {
+		brand = "visa"
+		if c.typ == "interac_present" {
+			brand = "interac"
+		}
+	}
+	if !cardBrands[brand] {
+		return nil, invalid("parameter_invalid_string", brandParam, "Invalid brand: %s", truncate(brand, 20))
+	}
+	if last4 == "" {
+		last4 = "4242"
+	}
+	if len(last4) != 4 || strings.Trim(last4, "0123456789") != "" {
+		return nil, invalid("parameter_invalid_string", last4Param, "Invalid last4: must be four digits")
+	}
+	if readMethod == "" {
+		readMethod = "contactless_emv"
+	}
+	pm := &pmRec{Type: c.typ, Created: now, Metadata: map[string]string{}, AllowRedisplay: "unspecified",
+		Card: &cardRec{Brand: brand, Last4: last4, ExpMonth: c.expMonth, ExpYear: c.expYear, Funding: "credit", Country: "US",
+			Fingerprint: fingerprintOf(c.typ, brand, last4), ReadMethod: readMethod, OfflineStoredAt: c.offlineStoredAt},
+		Outcome: card.outcome, DeclineCode: card.declineCode}
+	if card.outcome == "decline" {
+		pm.ErrorCode = "card_declined"
+	}
+	return pm, nil
+}
+
+// Forwarding a card a reader collected, possibly offline (store and
+// forward): payment_method_data[type]=card_present (or interac_present)
+// with payment_method_data[card_present][reader_payload] and, for a payment
+// collected while the payment API was out of reach,
+// payment_method_data[card_present][offline_reference].
+
+// maxOfflineReference bounds an offline reference, as the reader protocol
+// bounds the Collect request's PaymentIntent field.
+const maxOfflineReference = 255
+
+// readerData is payment_method_data describing a card a reader collected.
+type readerData struct {
+	typ        string
+	payload    string
+	offlineRef string
+}
+
+func (rd *readerData) param(name string) string {
+	return "payment_method_data[" + rd.typ + "][" + name + "]"
+}
+
+// readReaderData reads payment_method_data when its type is a reader's
+// (card_present, interac_present); otherwise it reads nothing and returns
+// nil, leaving payment_method_data to readPMSpec.
+func readReaderData(p *params) *readerData {
+	n := p.root.fields["payment_method_data"]
+	if n == nil || n.fields == nil {
+		return nil
+	}
+	t := n.fields["type"]
+	if t == nil || t.str == nil || (*t.str != "card_present" && *t.str != "interac_present") {
+		return nil
+	}
+	rd := &readerData{typ: *t.str}
+	p.str("payment_method_data", "type")
+	rd.payload = p.requiredStr("payment_method_data", rd.typ, "reader_payload")
+	if ref, ok := p.str("payment_method_data", rd.typ, "offline_reference"); ok {
+		switch {
+		case ref == "":
+			p.fail(emptyParam(rd.param("offline_reference")))
+		case len(ref) > maxOfflineReference:
+			p.fail(invalid("parameter_invalid_string", rd.param("offline_reference"), "Invalid %s: at most %d characters.", rd.param("offline_reference"), maxOfflineReference))
+		}
+		rd.offlineRef = ref
+	}
+	return rd
+}
+
+// intentByOfflineReference finds the PaymentIntent a payment collected
+// offline under ref was forwarded to.
+func (s *Server) intentByOfflineReference(ref string) *intentRec {
+	for _, id := range s.st.IntentOrder {
+		if pi := s.st.Intents[id]; pi.OfflineReference == ref {
+			return pi
+		}
+	}
+	return nil
+}
+
+// readerChoice opens the payload of rd for pi (nil when the PaymentIntent
+// is being created) and makes its PaymentMethod. With an offline reference
+// the payload must have been collected offline under that reference, and
+// the reference must not have been forwarded to another PaymentIntent;
+// without one it must have been collected online for pi.
+func (s *Server) readerChoice(rd *readerData, pmID string, pi *intentRec, amount int64, currency string, now int64) (pmChoice, *apiError) {
+	if pmID != "" {
+		return pmChoice{}, invalid("parameters_exclusive", "payment_method_data", "You may only specify one of these parameters: payment_method, payment_method_data.")
+	}
+	payloadParam := rd.param("reader_payload")
+	var read simcard.Card
+	var e *apiError
+	switch {
+	case rd.offlineRef != "":
+		if other := s.intentByOfflineReference(rd.offlineRef); other != nil && (pi == nil || other.ID != pi.ID) {
+			return pmChoice{}, &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "offline_reference_used", Param: rd.param("offline_reference"),
+				Message:         fmt.Sprintf("The offline payment %s was already forwarded as PaymentIntent %s; it cannot be forwarded again.", rd.offlineRef, other.ID),
+				PaymentIntentID: other.ID, save: true}
+		}
+		if pi != nil && pi.OfflineReference != "" && pi.OfflineReference != rd.offlineRef {
+			return pmChoice{}, invalid("payment_intent_invalid_parameter", rd.param("offline_reference"),
+				"This PaymentIntent was forwarded for the offline payment %s; it cannot take another one.", pi.OfflineReference)
+		}
+		if read, e = openReaderPayload(rd.offlineRef, payloadParam, rd.payload, "this offline reference"); e != nil {
+			return pmChoice{}, e
+		}
+		if !read.Offline {
+			return pmChoice{}, invalid("parameter_invalid_string", payloadParam, "Invalid %s: it was collected online; only a payment collected offline is forwarded with %s.", payloadParam, rd.param("offline_reference"))
+		}
+	case pi == nil:
+		return pmChoice{}, invalid("parameter_missing", rd.param("offline_reference"),
+			"Missing required param: %s. A reader payload given when creating a PaymentIntent is a payment collected offline; one collected online belongs to an existing PaymentIntent (confirm it, or use present_payment_method).", rd.param("offline_reference"))
+	default:
+		if read, e = openReaderPayload(pi.ID, payloadParam, rd.payload, "this PaymentIntent"); e != nil {
+			return pmChoice{}, e
+		}
+		if read.Offline {
+			return pmChoice{}, invalid("parameter_invalid_string", payloadParam, "Invalid %s: it was collected offline, for deferred authorisation; pass %s with it.", payloadParam, rd.param("offline_reference"))
+		}
+	}
+	if (read.Amount != 0 && read.Amount != amount) || (read.Currency != "" && read.Currency != currency) {
+		return pmChoice{}, invalid("parameter_invalid_string", payloadParam, "Invalid %s: the reader collected a different amount or currency than %s.", payloadParam, formatAmount(amount, currency))
+	}
+	c := readerCard{typ: rd.typ, brand: read.Brand, last4: read.Last4, readMethod: read.ReadMethod, simulated: read.TestCard,
+		expMonth: 12, expYear: yearOf(now) + 3}
+	if read.ExpMonth >= 1 && read.ExpMonth <= 12 && read.ExpYear > 0 {
+		c.expMonth, c.expYear = read.ExpMonth, read.ExpYear
+	}
+	if read.Offline {
+		c.offlineStoredAt = read.CollectedAt
+		if c.offlineStoredAt <= 0 {
+			c.offlineStoredAt = now
+		}
+	}
+	pm, e := newReaderPM(c, now, payloadParam, payloadParam)
+	if e != nil {
+		return pmChoice{}, e
+	}
+	pm.ID = s.ids.id("pm_")
+	return pmChoice{fresh: pm}, nil
 }

@@ -186,6 +186,9 @@ func (s *Server) routes() {
 	api("POST /v1/payment_methods/{id}/detach", (*Server).detachPaymentMethod)
 	api("POST /v1/customer_sessions", (*Server).createCustomerSession)
 	api("GET /v1/charges/{id}", (*Server).retrieveCharge)
+	api("POST /v1/refunds", (*Server).createRefund)
+	api("GET /v1/refunds", (*Server).listRefunds)
+	api("GET /v1/refunds/{id}", (*Server).retrieveRefund)
 	api("GET /v1/events", (*Server).listEvents)
 	api("GET /v1/events/{id}", (*Server).retrieveEvent)
 
