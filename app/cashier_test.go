@@ -242,7 +242,7 @@ func TestCashierUnknownBarcodeAndVoid(t *testing.T) {
 }
 
 func TestCashierOfflineBanner(t *testing.T) {
-	lt := openLiveTillWith(t, nil, func(http.Handler) http.Handler {
+	lt := openLiveTillWith(t, func(p *Params) { p.Config.Offline.Disabled = true }, func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 			panic(http.ErrAbortHandler) // the payment API never answers
 		})

@@ -103,10 +103,12 @@ func TestCashierWalletsRefusedOffline(t *testing.T) {
 			down.Store(true)
 			c.typeIn("HOT-ESP")
 			c.shown("an espresso", lines(1))
-			// The first payment finds the service gone: it is kept for
-			// later, and the cashier takes cash.
+			// The first payment finds the service gone: the reader asks
+			// for the card offline, and the cashier takes cash instead.
 			c.tap("Card (F5)")
-			c.shown("offline", stepIs(ui.CardOffline))
+			c.shown("the reader offline", offlineAtReader(lt))
+			c.tap("Cancel card payment (Esc)")
+			c.shown("card cancelled", stepIs(ui.CardCancelled))
 			c.tap("Cash (F6)")
 			c.tap("Exact amount")
 			c.shown("paid in cash", stageIs(ui.StageDone))

@@ -59,6 +59,30 @@ type Config struct {
 	// ManagerDiscountPercent is the largest discount, in percent of what
 	// it applies to, a cashier may give without the manager's PIN.
 	ManagerDiscountPercent int `json:"manager_discount_percent"`
+	// Offline governs card payments taken while the payment service is
+	// out of reach (store and forward).
+	Offline OfflineConfig `json:"offline,omitzero"`
+}
+
+// OfflineConfig bounds store-and-forward card payments (SPEC §3). The
+// zero value allows them within the default limits.
+type OfflineConfig struct {
+	// Disabled refuses card payments while offline: cash only.
+	Disabled bool `json:"disabled,omitempty"`
+	// Limits per currency (ISO code → limits); a currency not listed
+	// takes DefaultOfflineLimit's.
+	Limits map[string]OfflineLimit `json:"limits,omitempty"`
+	// MaxAgeHours is how old a stored payment may get before the status
+	// bar warns; 24 when zero.
+	MaxAgeHours int `json:"max_age_hours,omitempty"`
+}
+
+// OfflineLimit is one currency's bounds, as decimal amounts in major
+// units ("250.00"): the largest card payment taken offline, and the most
+// that may be stored, not yet forwarded, in all.
+type OfflineLimit struct {
+	PerSale string `json:"per_sale"`
+	Total   string `json:"total"`
 }
 
 // APIConfig locates the Stripe-compatible payment API.
@@ -170,6 +194,9 @@ func (c Config) Validate() error {
 	}
 	if c.ManagerDiscountPercent < 0 || c.ManagerDiscountPercent > 100 {
 		bad("manager_discount_percent", "%d is not between 0 and 100", c.ManagerDiscountPercent)
+	}
+	if err := c.Offline.validate(); err != nil {
+		bad("offline", "%v", err)
 	}
 	if c.API.BaseURL != "" {
 		if err := checkAPIURL(c.API.BaseURL); err != nil {

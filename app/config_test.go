@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -20,7 +21,7 @@ func TestLoadConfig(t *testing.T) {
 		want    func(Config) bool
 		wantErr string
 	}{
-		{name: "no file is the embedded default", want: func(c Config) bool { return c == DefaultConfig() }},
+		{name: "no file is the embedded default", want: func(c Config) bool { return reflect.DeepEqual(c, DefaultConfig()) }},
 		{name: "overrides", file: `{"lane":"lane_2","currency":"EUR","locale":"fr-FR","tax_mode":"exclusive","reader":"usb"}`,
 			want: func(c Config) bool { return c.Lane == "lane_2" && c.Currency == "EUR" && c.TaxMode == "exclusive" }},
 		{name: "unknown field", file: `{"lanes":"x"}`, wantErr: "unknown field"},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -127,47 +126,21 @@ func (t *Till) applyEvent(ctx context.Context, ev *stripe.Event) (string, error)
 // payment is still being processed (a SEPA debit), as a JSON array.
 const pendingKey = "payments.pending"
 
+// pendingList holds the ids of completed orders whose payment is still
+// being processed.
+var pendingList = kvList[string]{key: pendingKey, what: "the pending payments list", same: func(a, b string) bool { return a == b }}
+
 // markPending adds or removes the order in the list of sales whose
 // payment is still being processed, inside tx.
 func markPending(tx *queue.Tx, id string, pending bool) error {
-	var ids []string
-	b, err := tx.Value(pendingKey)
-	if err != nil {
-		return err
+	if pending {
+		return pendingList.add(tx, id)
 	}
-	if b != nil {
-		if err := json.Unmarshal(b, &ids); err != nil {
-			return fmt.Errorf("read the pending payments list: %w", err)
-		}
-	}
-	i := slices.Index(ids, id)
-	switch {
-	case pending && i < 0:
-		ids = append(ids, id)
-	case !pending && i >= 0:
-		ids = slices.Delete(ids, i, i+1)
-	default:
-		return nil
-	}
-	if len(ids) == 0 {
-		return tx.DeleteValue(pendingKey)
-	}
-	b, _ = json.Marshal(ids) // strings: cannot fail
-	return tx.PutValue(pendingKey, b)
+	return pendingList.remove(tx, func(x string) bool { return x == id })
 }
 
 // pendingOrders lists the sales whose payment is still being processed.
-func (t *Till) pendingOrders() ([]string, error) {
-	var ids []string
-	err := t.store.View(func(tx *queue.Tx) error {
-		b, err := tx.Value(pendingKey)
-		if err != nil || b == nil {
-			return err
-		}
-		return json.Unmarshal(b, &ids)
-	})
-	return ids, err
-}
+func (t *Till) pendingOrders() ([]string, error) { return pendingList.view(t.store) }
 
 // settlePending retrieves the PaymentIntent of every sale whose payment is
 // still being processed and records a final outcome. The events normally

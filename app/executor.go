@@ -41,6 +41,10 @@ type opPayload struct {
 	// order (a refused wallet before a card). A cancel enqueued before its
 	// create answered carries the create's Ref.
 	Ref string `json:"ref,omitempty"`
+	// Offline marks the creation that forwards a card payment taken
+	// offline: the executor adds the reader's payload, sealed on the
+	// order, when it sends the request.
+	Offline bool `json:"offline,omitempty"`
 }
 
 // refKey is the metadata key that carries a payment's Ref.
@@ -104,6 +108,8 @@ type executor struct {
 	captureLater bool
 	// order reads an order from the store (outside any transaction).
 	order func(id string) (*order.Order, error)
+	// seal opens the payloads of card payments taken offline.
+	seal *sealer
 }
 
 var _ drain.Executor = (*executor)(nil)
@@ -117,6 +123,9 @@ func (x *executor) Execute(ctx context.Context, e queue.Entry) drain.Outcome {
 	doubt := e.Attempts > 1 || x.now().Sub(e.Created) > keyMaxAge
 	switch e.Op {
 	case queue.OpCreate:
+		if p.Offline {
+			return x.forward(ctx, e, p, doubt)
+		}
 		return x.create(ctx, e, p, doubt)
 	case queue.OpConfirm:
 		return x.confirm(ctx, e, p, doubt)
@@ -126,6 +135,8 @@ func (x *executor) Execute(ctx context.Context, e queue.Entry) drain.Outcome {
 		return x.settle(ctx, e, p, doubt, "cancel", stripe.PaymentIntentStatusCanceled)
 	case queue.OpUpdate:
 		return x.update(ctx, e, p)
+	case queue.OpRefund:
+		return x.refund(ctx, e, p, doubt)
 	}
 	return dead(fmt.Errorf("order %s: unknown outbox operation %s", e.OrderID, e.Op), nil)
 }
@@ -268,12 +279,12 @@ func (x *executor) settle(ctx context.Context, e queue.Entry, p opPayload, doubt
 			return x.paidBeforeCancel(e.OrderID, pi)
 		}
 		if final(pi) {
-			return x.settled(op, pi, target)
+			return x.settled(e.OrderID, op, pi, target)
 		}
 	}
 	pi, err := x.post(ctx, "/v1/payment_intents/"+url.PathEscape(id)+"/"+verb, p.Form, e.IdempotencyKey)
 	if err == nil {
-		return x.settled(op, pi, target)
+		return x.settled(e.OrderID, op, pi, target)
 	}
 	if api.ClassOf(err) == api.Permanent && verb == "cancel" {
 		// The customer may have paid after all (a wallet approved on the
@@ -381,12 +392,13 @@ func reinstatable(o *order.Order, pi *stripe.PaymentIntent) string {
 // settled is the outcome of a capture or cancel whose PaymentIntent reached
 // a final status: done if it is the one asked for, dead (for the manager)
 // if it is the other, e.g. an authorisation that expired before capture.
-func (x *executor) settled(op string, pi *stripe.PaymentIntent, target stripe.PaymentIntentStatus) drain.Outcome {
+// Either way the sale records where its payment ended.
+func (x *executor) settled(orderID, op string, pi *stripe.PaymentIntent, target stripe.PaymentIntentStatus) drain.Outcome {
 	if pi.Status == target {
-		return done(nil)
+		return done(x.recordSettled(orderID, pi))
 	}
 	if pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled {
-		return dead(fmt.Errorf("%s: the PaymentIntent is already %s", op, statusWithReason(pi)), nil)
+		return dead(fmt.Errorf("%s: the PaymentIntent is already %s", op, statusWithReason(pi)), x.recordSettled(orderID, pi))
 	}
 	return dead(fmt.Errorf("%s: the API answered status %s", op, pi.Status), nil)
 }

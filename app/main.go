@@ -120,6 +120,7 @@ type runner struct {
 	opened    []*opened // every till opened, closed by stop
 	cancel    context.CancelFunc
 	statusWin fyne.Window
+	eodWin    fyne.Window // the manager's end of day, while open
 	ctx       context.Context
 	applied   chan ui.SaleView // the screen's applied sales, for the screenshot tour
 	exitCode  int
@@ -199,7 +200,8 @@ func (r *runner) show(op *opened, err error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		r.ctx, r.cancel = ctx, cancel
 		r.win.SetMainMenu(fyne.NewMainMenu(fyne.NewMenu("Till",
-			fyne.NewMenuItem("Till status…", func() { r.showStatus(ctx) }))))
+			fyne.NewMenuItem("Till status…", func() { r.showStatus(ctx) }),
+			fyne.NewMenuItem("End of day…", r.showEndOfDay))))
 	}
 	r.showTill(op)
 }
@@ -253,6 +255,26 @@ func (r *runner) showStatus(ctx context.Context) {
 	}
 	r.statusWin.Show()
 	r.statusWin.RequestFocus()
+}
+
+// showEndOfDay opens the manager's closing in a window of its own, behind
+// the manager's PIN. Each opening is a fresh closing.
+func (r *runner) showEndOfDay() {
+	if r.eodWin != nil {
+		r.eodWin.RequestFocus()
+		return
+	}
+	w := r.app.NewWindow("End of day")
+	s := ui.NewEndOfDayScreen(ui.EndOfDayParams{EndOfDay: r.till.EndOfDay(), Window: w, OnClose: w.Close, Now: r.now})
+	w.SetContent(s.Content())
+	w.Resize(fyne.NewSize(1000, 700))
+	w.SetOnClosed(func() {
+		s.Stop()
+		r.eodWin = nil
+	})
+	r.eodWin = w
+	w.Show()
+	s.Focus()
 }
 
 // problem turns a start-up error into a screen that says what to do.

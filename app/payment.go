@@ -195,8 +195,9 @@ func applyIntentAt(tx *queue.Tx, o *order.Order, tender order.Tender, pi *stripe
 			return err
 		}
 	}
-	if pi.Status == stripe.PaymentIntentStatusRequiresCapture && !captureLater {
-		return enqueueCapture(tx, o, pi.ID, pi.AmountCapturable)
+	if pi.Status == stripe.PaymentIntentStatusRequiresCapture {
+		t, _ := tenderFor(o, pi.ID)
+		return noteAuthorised(tx, o, t, pi, captureLater)
 	}
 	return nil
 }
@@ -216,20 +217,27 @@ func actionURL(pi *stripe.PaymentIntent) string {
 	return ""
 }
 
-// settleIntent writes the final outcome of a payment that was being
-// processed when its sale completed (a SEPA debit) onto the completed
-// order o. Views that are not final (a stale "processing") change nothing.
+// settleIntent writes the final outcome of a payment that was not final
+// when its sale completed — a SEPA debit being processed, an authorisation
+// awaiting capture — onto the finished order o. Views that are not final
+// (a stale "processing") change nothing.
 func settleIntent(o *order.Order, tender order.Tender, pi *stripe.PaymentIntent) error {
-	if !tender.Payment.Status.Pending() {
+	from := tender.Payment.Status
+	if !from.Pending() && from != order.PaymentRequiresCapture {
 		return nil
 	}
 	switch pi.Status {
 	case stripe.PaymentIntentStatusSucceeded:
 		return o.SettlePayment(tender.ID, order.PaymentSucceeded, nil)
 	case stripe.PaymentIntentStatusRequiresPaymentMethod, stripe.PaymentIntentStatusCanceled:
+		if pi.Status == stripe.PaymentIntentStatusRequiresPaymentMethod && !from.Pending() {
+			return nil
+		}
 		var d *order.Decline
 		if e := pi.LastPaymentError; e != nil {
 			d = &order.Decline{Code: declineCode(string(e.DeclineCode), string(e.Code)), Message: e.Msg}
+		} else if pi.Status == stripe.PaymentIntentStatusCanceled && !o.VoidedAfterPayment() {
+			d = &order.Decline{Code: "canceled", Message: "the payment was cancelled (" + statusWithReason(pi) + ")"}
 		}
 		return o.SettlePayment(tender.ID, order.PaymentStatus(pi.Status), d)
 	}
@@ -331,19 +339,14 @@ func (t *Till) recordIntent(tx *queue.Tx, o *order.Order, pi *stripe.PaymentInte
 	if !ok {
 		return nil
 	}
-	before := o.UpdatedAt()
-	var err error
-	switch o.Status() {
-	case order.StatusTendering:
-		err = applyIntentAt(tx, o, tender, pi, t.cfg.CaptureAtEndOfDay, t.now())
-	case order.StatusCompleted:
-		if err = settleIntent(o, tender, pi); err == nil && !o.PaymentPending() {
-			err = markPending(tx, o.ID(), false)
-		}
-	default:
+	if o.Status() == order.StatusCompleted || o.VoidedAfterPayment() {
+		return settleAfterSale(tx, o, pi, t.now())
+	}
+	if o.Status() != order.StatusTendering {
 		return nil
 	}
-	if err != nil {
+	before := o.UpdatedAt()
+	if err := applyIntentAt(tx, o, tender, pi, t.cfg.CaptureAtEndOfDay, t.now()); err != nil {
 		return err
 	}
 	if o.UpdatedAt().Equal(before) {

@@ -17,7 +17,6 @@ import (
 	"github.com/tillpos/till/queue"
 	"github.com/tillpos/till/reader"
 	"github.com/tillpos/till/sync/api"
-	"github.com/tillpos/till/sync/drain"
 	"github.com/tillpos/till/ui"
 )
 
@@ -570,7 +569,9 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 			return r.cardResult(ctx, id)
 		}
 	}
-	// 1. The PaymentIntent exists and waits for a card.
+	// 1. The PaymentIntent exists and waits for a card — or the payment
+	// service is out of reach and the card can be taken offline.
+	offline := false
 	o, err := t.WaitOrder(ctx, id, func(o *order.Order) bool {
 		if o.Status() != order.StatusTendering {
 			return true
@@ -578,11 +579,20 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 		if c, ok := CurrentCard(o); ok && c.Payment.Status == order.PaymentRequiresPaymentMethod && !t.queuedOp(id, queue.OpUpdate) {
 			return true // and its update (a new amount, or to the reader) is through
 		}
-		if t.drainer.State() == drain.Offline {
-			r.setStep(ui.CardOffline, lang.L("The card payment carries on by itself when the connection returns."))
-		} else {
+		if t.online() {
 			r.setStep(ui.CardCreating, lang.L("Setting up the payment…"))
+			return false
 		}
+		_, err := t.offlineTurn(id)
+		if err == nil {
+			offline = true
+			return true
+		}
+		msg := lang.L("The card payment carries on by itself when the connection returns.")
+		if errors.Is(err, ErrOfflineRefused) {
+			_, msg, _ = strings.Cut(err.Error(), ErrOfflineRefused.Error()+": ")
+		}
+		r.setStep(ui.CardOffline, msg)
 		return false
 	})
 	switch {
@@ -592,6 +602,23 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 		return ui.CardReaderProblem, err.Error()
 	case o.Status() != order.StatusTendering:
 		return ui.CardProcessing, "" // finished meanwhile; Sale shows how
+	}
+	if offline {
+		// 2'. Store and forward: the reader takes the card for deferred
+		// authorisation and the sale completes; the outbox forwards it.
+		r.setStep(ui.CardCreating, lang.L("Offline: present the card on the reader."))
+		if _, err := t.CollectOffline(ctx, id); err != nil {
+			if errors.Is(err, ErrNotReady) || errors.Is(err, ErrBusy) {
+				// The connection came back meanwhile: the online way.
+				return r.cardFlow(ctx, id)
+			}
+			if errors.Is(err, ErrOfflineRefused) {
+				_, msg, _ := strings.Cut(err.Error(), ErrOfflineRefused.Error()+": ")
+				return ui.CardOffline, msg
+			}
+			return cardProblem(err)
+		}
+		return ui.CardProcessing, ""
 	}
 	// 2. The reader collects a card (readerActivity follows it); the card
 	// is handed to the API and its confirmation enqueued.

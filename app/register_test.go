@@ -270,13 +270,15 @@ func TestRegisterCartRules(t *testing.T) {
 }
 
 // TestRegisterOfflineAtCharge: the API is unreachable when the cashier
-// charges a card. The cashier sees it, takes cash, and nothing is lost:
+// charges a card, on a till that takes no cards offline. The cashier sees
+// it, takes cash, and nothing is lost:
 // when the API is back, the PaymentIntent the outbox creates is cancelled.
 func TestRegisterOfflineAtCharge(t *testing.T) {
 	var offline atomic.Bool
 	offline.Store(true)
 	lt := openLiveTillWith(t, func(p *Params) {
 		p.DrainBackoff = func(int) time.Duration { return 20 * time.Millisecond }
+		p.Config.Offline.Disabled = true
 	}, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if offline.Load() {
@@ -290,7 +292,7 @@ func TestRegisterOfflineAtCharge(t *testing.T) {
 	ringUp(t, r)
 	mustDo(t, "charge", r.ChargeCard())
 	v := waitSale(t, ctx, r, "offline", stepIs(ui.CardOffline))
-	if !v.CanPayCash || !strings.Contains(v.Card.Message, "when the connection returns") {
+	if !v.CanPayCash || !strings.Contains(v.Card.Message, "wait for the connection") {
 		t.Fatalf("offline at charge: %+v", v)
 	}
 	mustDo(t, "cash", r.PayCash("100"))

@@ -18,6 +18,7 @@ import (
 	"github.com/tillpos/till/reader"
 	"github.com/tillpos/till/reader/wire"
 	"github.com/tillpos/till/sync/drain"
+	"github.com/tillpos/till/sync/reconcile"
 	"github.com/tillpos/till/ui"
 )
 
@@ -189,12 +190,14 @@ func (r *Register) receipt(o *order.Order) *ui.ReceiptView {
 				detail += " •••• " + t.Payment.Last4
 			}
 			switch {
-			case t.Payment.Offline:
+			case t.Payment.Failed:
+				detail += " (" + lang.L("payment failed") + ")"
+			case t.Payment.Refunded:
+				detail += " (" + lang.L("refunded") + ")"
+			case t.Payment.Forwarding():
 				detail += " (" + lang.L("offline, to be forwarded") + ")"
 			case t.Payment.Status.Pending():
 				detail += " (" + lang.L("payment pending") + ")"
-			case t.Payment.Failed:
-				detail += " (" + lang.L("payment failed") + ")"
 			case t.Payment.SavedMethod != "":
 				detail += " (" + lang.L("saved") + ")"
 			}
@@ -202,6 +205,7 @@ func (r *Register) receipt(o *order.Order) *ui.ReceiptView {
 		}
 	}
 	v.Pending = o.PaymentPending()
+	v.Voidable = o.Status() == order.StatusCompleted && !v.Pending
 	if rounding := o.CashRounding(); rounding.Amount != 0 {
 		v.Tenders = append(v.Tenders, ui.TenderView{Kind: lang.L("Cash rounding"), Amount: r.format(rounding)})
 	}
@@ -259,7 +263,42 @@ func (r *Register) Status() ui.StatusBarView {
 	} else if cause := t.readerCause(); cause != nil {
 		v.ReaderDetail = cause.Error()
 	}
+	if err := t.managerStatus(&v); err != nil {
+		t.log.Warn("read the manager's lists for the status bar", "err", err)
+	}
 	return v
+}
+
+// managerStatus fills the status bar's warnings: payments stored offline
+// (overdue past the store's age limit), uncaptured authorisations close to
+// expiry, and the manager's list (payments failed after their sale, dead
+// letters).
+func (t *Till) managerStatus(v *ui.StatusBarView) error {
+	return t.store.View(func(tx *queue.Tx) error {
+		stored, err := storedList.load(tx)
+		if err != nil {
+			return err
+		}
+		st := t.offlineStatus(stored)
+		v.OfflineStored, v.OfflineOldest, v.OfflineOverdue = st.Count, st.Oldest, st.Overdue
+		v.OfflineAmount = formatAmounts(st.Amounts, t.locale)
+		auths, err := authList.load(tx)
+		if err != nil {
+			return err
+		}
+		now := t.now()
+		for _, a := range auths {
+			if a.CaptureBefore.Sub(now) < reconcile.DefaultNearExpiry {
+				v.NearExpiry++
+			}
+		}
+		att, err := attentionList.load(tx)
+		if err != nil {
+			return err
+		}
+		v.Attention = len(att) + v.Dead
+		return nil
+	})
 }
 
 // readerActivity follows the reader while it collects: a card presented

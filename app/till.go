@@ -57,6 +57,9 @@ type Params struct {
 	// PendingEvery is how often payments still being processed (SEPA
 	// debits) are retrieved, besides the events; a minute when zero.
 	PendingEvery time.Duration
+	// Location is the shop's time zone, which sets the end of day's
+	// calendar day; time.Local when nil.
+	Location *time.Location
 }
 
 // Till is one open till: its store, lane, catalog and rules.
@@ -76,6 +79,7 @@ type Till struct {
 	sim     *sim.Device   // the built-in simulated reader; nil otherwise
 	simTurn chan struct{} // one simulated customer at the reader at a time
 	now     func() time.Time
+	loc     *time.Location
 	log     *slog.Logger
 	// walletPoll is how often a wallet payment is retrieved;
 	// pendingEvery how often payments being processed are.
@@ -92,6 +96,8 @@ type Till struct {
 	readerActivity func(reader.Event) // the register's, while one is open; under mu
 
 	pin *manager.Guard
+	// seal keeps the payloads of card payments taken offline.
+	seal *sealer
 }
 
 // Open opens the till's database and loads its catalog. The errors it
@@ -135,9 +141,16 @@ func Open(p Params) (*Till, error) {
 	if t.pendingEvery <= 0 {
 		t.pendingEvery = defaultPendingEvery
 	}
+	t.loc = p.Location
+	if t.loc == nil {
+		t.loc = time.Local
+	}
 	t.pin = &manager.Guard{Hash: cfg.ManagerPINHash, Now: p.Now}
 	state := manager.StateFile(filepath.Join(filepath.Dir(path), "manager-pin.json"))
 	t.pin.Load, t.pin.Save = state.Load, state.Save
+	if t.seal, err = openSealer(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("open till: %w", err)
+	}
 	t.store, err = queue.Open(path, queue.Options{
 		LockTimeout: p.LockTimeout,
 		Now:         p.Now,
@@ -173,7 +186,7 @@ func (t *Till) wireDrainer(p Params) error {
 	if err != nil {
 		return err
 	}
-	exec := &executor{client: t.client, now: t.now, log: t.log, captureLater: t.cfg.CaptureAtEndOfDay, order: t.Order}
+	exec := &executor{client: t.client, now: t.now, log: t.log, captureLater: t.cfg.CaptureAtEndOfDay, order: t.Order, seal: t.seal}
 	t.drainer, err = drain.New(drain.Config{
 		Store:       t.store,
 		Executor:    exec,
@@ -186,6 +199,7 @@ func (t *Till) wireDrainer(p Params) error {
 			if p.OnDrainEvent != nil {
 				p.OnDrainEvent(ev)
 			}
+			t.wake()   // a card waiting for the connection may go offline
 			t.notify() // connectivity is on the status screen
 		},
 	})
@@ -317,6 +331,15 @@ func (t *Till) notify() {
 	for _, fn := range subs {
 		fn()
 	}
+}
+
+// wake wakes what waits for a store change (waitUntil) without there
+// being one: the outbox's connectivity changed.
+func (t *Till) wake() {
+	t.mu.Lock()
+	close(t.changes)
+	t.changes = make(chan struct{})
+	t.mu.Unlock()
 }
 
 // changesChan returns a channel closed at the next store change.

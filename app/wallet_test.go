@@ -180,9 +180,10 @@ func TestWalletsRefused(t *testing.T) {
 		r := openRegister(t, lt)
 		down.Store(true)
 		ringUp(t, r)
-		// A cash-less card charge shows the till the API is gone.
+		// A card charge shows the till the API is gone: the reader asks
+		// for the card offline.
 		mustDo(t, "charge", r.ChargeCard())
-		waitSale(t, ctx, r, "offline", stepIs(ui.CardOffline))
+		waitSale(t, ctx, r, "the reader offline", offlineAtReader(lt))
 		mustDo(t, "back", r.Void())
 		mustDo(t, "new sale", r.NewSale())
 		ringUp(t, r)

@@ -389,7 +389,8 @@ func (s *CashierScreen) build() {
 	s.grid = container.NewGridWrap(fyne.NewSize(168, 96))
 	s.leftTop = container.NewVBox(tall(56, s.scan), s.notice, tall(60, container.NewHScroll(s.catBar)))
 	s.gridScroll = container.NewVScroll(s.grid)
-	s.left = container.NewBorder(s.leftTop, nil, nil, nil, s.gridScroll)
+	s.left = container.NewBorder(s.leftTop, s.bar.warnings, nil, nil, s.gridScroll)
+	s.bar.relayout = s.left.Refresh
 
 	s.lines = container.NewVBox()
 	s.rows = nil

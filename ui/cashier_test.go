@@ -198,6 +198,9 @@ func (f *fakeRegister) Receipts(n int) []ReceiptView {
 	_ = f.record("Receipts", n)
 	return f.receipts
 }
+func (f *fakeRegister) VoidPaid(id, reason, pin string) error {
+	return f.record("VoidPaid", id, reason, pin)
+}
 func (f *fakeRegister) ChangeFor(g string) (string, error) {
 	err := f.record("ChangeFor", g)
 	f.mu.Lock()

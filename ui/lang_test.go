@@ -34,6 +34,11 @@ func sourceKeys(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	files = append(files, appFiles...)
+	reportFiles, err := filepath.Glob("../app/report/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, reportFiles...)
 	keys := map[string]bool{}
 	fset := token.NewFileSet()
 	for _, name := range files {

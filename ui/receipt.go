@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"errors"
 	"reflect"
+	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -122,10 +125,27 @@ func (s *CashierScreen) showReceipts(rs []ReceiptView) {
 	if s.pop != nil {
 		return // something else opened meanwhile
 	}
+	s.showReceiptsAt(rs, 0)
+}
+
+// showReceiptsAt opens the receipts dialog with receipt sel picked.
+func (s *CashierScreen) showReceiptsAt(rs []ReceiptView, sel int) {
 	detail := container.NewStack()
+	var p *popup
 	pick := func(i int) {
-		detail.Objects = []fyne.CanvasObject{container.NewVScroll(receiptBody(&rs[i]))}
+		body := fyne.CanvasObject(container.NewVScroll(receiptBody(&rs[i])))
+		if rs[i].Voidable {
+			r := rs[i]
+			voidB := bigButton(lang.L("Void sale…"), theme.DeleteIcon(), widget.DangerImportance, func() {
+				s.askVoidPaid(p, detail, r, rs)
+			})
+			body = container.NewBorder(nil, tall(56, voidB), nil, nil, body)
+		}
+		detail.Objects = []fyne.CanvasObject{body}
 		detail.Refresh()
+		if p != nil {
+			p.enter = s.closePopup // the void form may have taken Enter
+		}
 	}
 	list := s.dialogList(
 		func() int { return len(rs) },
@@ -157,11 +177,91 @@ func (s *CashierScreen) showReceipts(rs []ReceiptView) {
 		body = split
 	}
 	closeB := bigButton(lang.L("Close")+" (Esc)", nil, widget.MediumImportance, s.closePopup)
-	p := s.openPopup(lang.L("Last receipts"), container.NewBorder(nil, tall(56, closeB), nil, nil, body), fyne.NewSize(1100, 700), nil)
+	p = s.openPopup(lang.L("Last receipts"), container.NewBorder(nil, tall(56, closeB), nil, nil, body), fyne.NewSize(1100, 700), nil)
 	if p != nil {
 		p.enter = s.closePopup
 		if len(rs) > 0 {
-			list.Select(0)
+			list.Select(min(max(sel, 0), len(rs)-1))
 		}
 	}
+}
+
+// askVoidPaid puts the form that voids a paid sale in place of the
+// receipt r in the receipts dialog p: a reason (required) and the
+// manager's PIN. Once the Register has voided the sale the dialog shows
+// the receipts again, read afresh, with the same sale picked.
+func (s *CashierScreen) askVoidPaid(p *popup, detail *fyne.Container, r ReceiptView, rs []ReceiptView) {
+	if s.pop != p || p == nil {
+		return
+	}
+	reg := s.p.Register
+	intro := widget.NewLabel(lang.L("Void the sale {{.ID}} ({{.Total}}): card payments not yet captured are cancelled, captured ones refunded, offline ones never forwarded.",
+		map[string]any{"ID": r.OrderID, "Total": r.Total}))
+	intro.Wrapping = fyne.TextWrapWord
+	reason := s.dialogEntry()
+	reason.SetPlaceHolder(lang.L("Why, e.g. wrong item rung up"))
+	pin := s.dialogEntry()
+	pin.Password = true
+	problem := errorLabel()
+	var confirm *widget.Button
+	busy := false // one void at a time: Enter pressed twice voids once
+	submit := func() {
+		if busy || s.pop != p {
+			return
+		}
+		why := strings.TrimSpace(reason.Text)
+		if why == "" {
+			showError(problem, lang.L("Give a reason for the void."))
+			s.canvasOrNil().Focus(reason)
+			return
+		}
+		busy = true
+		confirm.Disable()
+		id, code := r.OrderID, pin.Text
+		s.do(func() func() {
+			err := reg.VoidPaid(id, why, code)
+			var fresh []ReceiptView
+			if err == nil {
+				fresh = reg.Receipts(20)
+			}
+			return func() {
+				busy = false
+				confirm.Enable()
+				switch {
+				case s.pop != p:
+					// The dialog was closed meanwhile.
+				case err == nil:
+					s.closePopup()
+					s.showReceiptsAt(fresh, slices.IndexFunc(fresh, func(v ReceiptView) bool { return v.OrderID == id }))
+				case errors.Is(err, ErrManagerPIN):
+					showError(problem, lang.L("Voiding a paid sale needs the manager's PIN."))
+					s.canvasOrNil().Focus(pin)
+				case errors.Is(err, ErrWrongPIN):
+					pin.SetText("")
+					showError(problem, err.Error())
+					s.canvasOrNil().Focus(pin)
+				default:
+					showError(problem, err.Error())
+				}
+			}
+		})
+	}
+	reason.OnSubmitted = func(string) { s.canvasOrNil().Focus(pin) }
+	pin.OnSubmitted = func(string) { submit() }
+	back := bigButton(lang.L("Back"), theme.NavigateBackIcon(), widget.MediumImportance, func() {
+		if s.pop == p && !busy {
+			s.closePopup()
+			s.showReceiptsAt(rs, slices.IndexFunc(rs, func(v ReceiptView) bool { return v.OrderID == r.OrderID }))
+		}
+	})
+	confirm = bigButton(lang.L("Void the sale"), theme.DeleteIcon(), widget.DangerImportance, submit)
+	form := container.NewVBox(intro,
+		widget.NewLabel(lang.L("Reason")), tall(56, reason),
+		widget.NewLabel(lang.L("Manager PIN")), tall(56, pin),
+		problem, layout.NewSpacer(),
+		container.NewGridWithColumns(2, tall(64, back), tall(64, confirm)))
+	detail.Objects = []fyne.CanvasObject{container.NewVScroll(form)}
+	detail.Refresh()
+	p.enter = submit
+	s.canvasOrNil().Focus(reason)
 }

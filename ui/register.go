@@ -200,6 +200,9 @@ type ReceiptView struct {
 	TaxLines                           []TaxLineView
 	Tenders                            []TenderView
 	Change                             string // cash change given; empty when none
+	// Voidable: a finished, paid sale the manager may void (its payments
+	// cancelled or refunded) with Register.VoidPaid.
+	Voidable bool
 }
 
 // TenderView is one payment on a receipt.
@@ -243,6 +246,22 @@ type StatusBarView struct {
 	Dead          int       // dead letters, for the manager
 	Reader        ReaderState
 	ReaderDetail  string // model, or why there is none
+
+	// Card payments taken offline and not yet forwarded to the payment
+	// service: how many, their total ("CHF 120.00"; currencies joined by
+	// " + "), when the oldest was taken (zero when none), and whether it
+	// is older than the store's limit (24 h by default): then the bar
+	// warns.
+	OfflineStored  int
+	OfflineAmount  string
+	OfflineOldest  time.Time
+	OfflineOverdue bool
+	// NearExpiry counts uncaptured card authorisations close to expiry:
+	// the manager should run end of day.
+	NearExpiry int
+	// Attention counts the items on the manager's list: declines after
+	// forwarding, payments that failed, dead letters.
+	Attention int
 }
 
 // Register is what the cashier screen drives. Calls that change the sale
@@ -300,6 +319,12 @@ type Register interface {
 
 	// Receipts are the last n finished sales, newest first, for reprint.
 	Receipts(n int) []ReceiptView
+	// VoidPaid voids a completed sale (ReceiptView.Voidable): uncaptured
+	// payments are cancelled, captured ones refunded, offline ones never
+	// forwarded — through the outbox. reason is the manager's, required.
+	// pin must be the manager's PIN: ErrManagerPIN when it is empty, the
+	// app's error (wrapping ErrWrongPIN) when it is wrong or locked out.
+	VoidPaid(orderID, reason, pin string) error
 
 	// ChargeWallet starts a wallet payment ("twint", "mobilepay") for
 	// what is due; refused with a clear error when offline, in the wrong

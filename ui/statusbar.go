@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -14,20 +15,40 @@ import (
 // statusBar is the always-visible bar along the bottom of the cashier
 // screen: the payment service, the outbox, dead letters and the reader,
 // plus the buttons for help, receipts and settings.
+//
+// Its warnings — card payments taken offline and not yet forwarded,
+// authorisations about to expire, the items on the manager's list — are
+// shown only while there is something to say, one a line, at the foot of
+// the product pane just above the bar: there is no room for them in the
+// bar's one row at 1366 pixels, and a second row would take height the
+// cart does not have at 768.
 type statusBar struct {
 	box                        *fyne.Container
 	conn, outbox, dead, reader *widget.Label
 	deadSep                    *widget.Separator
+	// warnings holds the warnings shown; hidden when there are none.
+	warnings                   *fyne.Container
+	offline, expiry, attention *widget.Label
+	shownWarnings              []*widget.Label // in warnings, in order
+	// relayout lays out again what holds warnings, when it grew or shrank.
+	relayout func()
 }
 
 func newStatusBar(s *CashierScreen) *statusBar {
 	b := &statusBar{
 		conn: widget.NewLabel(""), outbox: widget.NewLabel(""), dead: widget.NewLabel(""), reader: widget.NewLabel(""),
-		deadSep: widget.NewSeparator(),
+		deadSep:  widget.NewSeparator(),
+		warnings: container.NewVBox(),
+		offline:  widget.NewLabel(""), expiry: widget.NewLabel(""), attention: widget.NewLabel(""),
 	}
 	b.conn.TextStyle.Bold = true
 	b.dead.Importance = widget.DangerImportance
 	b.dead.TextStyle.Bold = true
+	b.expiry.Importance = widget.WarningImportance
+	b.expiry.TextStyle.Bold = true
+	b.attention.Importance = widget.WarningImportance
+	b.attention.TextStyle.Bold = true
+	b.warnings.Hide()
 	buttons := container.NewHBox(
 		widget.NewButtonWithIcon(lang.L("Help")+" (F1)", theme.HelpIcon(), s.openHelp),
 		widget.NewButtonWithIcon(lang.L("Receipts")+" (F9)", theme.DocumentIcon(), s.openReceipts),
@@ -93,6 +114,58 @@ func (b *statusBar) show(st StatusBarView, now time.Time) {
 		r += " (" + st.ReaderDetail + ")"
 	}
 	setLabel(b.reader, r, imp)
+
+	b.showWarnings(st, now)
+}
+
+// showWarnings shows the warnings there are, laying them out again only
+// when which of them are shown changed.
+func (b *statusBar) showWarnings(st StatusBarView, now time.Time) {
+	var shown []*widget.Label
+	if st.OfflineStored > 0 {
+		var text string
+		if st.OfflineStored == 1 {
+			text = lang.L("1 offline card payment, {{.Amount}}, to forward", map[string]any{"Amount": st.OfflineAmount})
+		} else {
+			text = lang.L("{{.N}} offline card payments, {{.Amount}}, to forward", map[string]any{"N": st.OfflineStored, "Amount": st.OfflineAmount})
+		}
+		imp := widget.MediumImportance
+		if st.OfflineOverdue {
+			imp = widget.WarningImportance
+			if !st.OfflineOldest.IsZero() {
+				text += " · " + lang.L("oldest {{.Age}}", map[string]any{"Age": age(now.Sub(st.OfflineOldest))})
+			}
+		}
+		setLabel(b.offline, text, imp)
+		b.offline.TextStyle.Bold = st.OfflineOverdue
+		shown = append(shown, b.offline)
+	}
+	if st.NearExpiry > 0 {
+		if st.NearExpiry == 1 {
+			setText(b.expiry, lang.L("1 authorisation expires soon — run end of day"))
+		} else {
+			setText(b.expiry, lang.L("{{.N}} authorisations expire soon — run end of day", map[string]any{"N": st.NearExpiry}))
+		}
+		shown = append(shown, b.expiry)
+	}
+	if st.Attention > 0 {
+		setText(b.attention, lang.L("Manager: {{.N}} to check", map[string]any{"N": st.Attention}))
+		shown = append(shown, b.attention)
+	}
+	if slices.Equal(shown, b.shownWarnings) {
+		return
+	}
+	b.shownWarnings = shown
+	objs := []fyne.CanvasObject{widget.NewSeparator()}
+	for _, l := range shown {
+		objs = append(objs, l)
+	}
+	b.warnings.Objects = objs
+	setVisible(b.warnings, len(shown) > 0)
+	b.warnings.Refresh()
+	if b.relayout != nil {
+		b.relayout()
+	}
 }
 
 // setLabel gives l a text and an importance, redrawing it only when one
@@ -114,7 +187,9 @@ func age(d time.Duration) string {
 		return lang.L("{{.N}} s", map[string]any{"N": int(max(d, 0) / time.Second)})
 	case d < time.Hour:
 		return lang.L("{{.N}} min", map[string]any{"N": int(d / time.Minute)})
-	default:
+	case d < 24*time.Hour:
 		return lang.L("{{.H}} h {{.M}} min", map[string]any{"H": int(d / time.Hour), "M": int(d % time.Hour / time.Minute)})
+	default: // a day or more: the minutes are noise
+		return lang.L("{{.H}} h", map[string]any{"H": int(d / time.Hour)})
 	}
 }

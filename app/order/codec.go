@@ -168,7 +168,7 @@ func (o *Order) check() error {
 				t.Cash.Change.Amount < 0 || t.Cash.Given.Amount-t.Cash.Change.Amount != t.Amount.Amount {
 				return corrupt("cash tender %d", t.ID)
 			}
-		} else if t.Payment == nil || t.Cash != nil || t.Payment.PaymentIntentID == "" || !t.Payment.Status.valid() ||
+		} else if t.Payment == nil || t.Cash != nil || t.Payment.PaymentIntentID == "" && !t.Payment.Offline || !t.Payment.Status.valid() ||
 			t.Payment.Failed && t.Payment.Status.Secured() {
 			return corrupt("%s tender %d", t.Kind, t.ID)
 		}
@@ -188,7 +188,7 @@ func (o *Order) check() error {
 		return corrupt("timestamps")
 	case o.status == StatusCompleted && (o.completedAt.IsZero() || paid < due && !o.PaymentFailed() || len(o.cart.Lines) == 0):
 		return corrupt("completed order not paid or without lines")
-	case o.status != StatusCompleted && !o.completedAt.IsZero():
+	case o.status != StatusCompleted && o.status != StatusVoided && !o.completedAt.IsZero():
 		return corrupt("completion time on a %s order", o.status)
 	case o.status == StatusVoided && o.voidedAt.IsZero(), o.status != StatusVoided && !o.voidedAt.IsZero():
 		return corrupt("void time on a %s order", o.status)

@@ -92,8 +92,20 @@ type Payment struct {
 	Brand           string        `json:"brand,omitempty"` // "visa", "mastercard", …
 	Last4           string        `json:"last4,omitempty"`
 	// Offline marks a store-and-forward card payment taken without a
-	// connection, to be forwarded when the connection returns.
-	Offline bool `json:"offline,omitempty"`
+	// connection, to be forwarded when the connection returns. Until it is
+	// (Forwarding), PaymentIntentID is empty, Ref names the payment, and
+	// Stored holds the reader's payment payload sealed with the till's
+	// install key — never the payload in clear.
+	Offline  bool      `json:"offline,omitempty"`
+	Ref      string    `json:"ref,omitempty"`
+	Stored   []byte    `json:"stored,omitempty"`
+	StoredAt time.Time `json:"stored_at,omitzero"`
+	// CaptureBefore is when an uncaptured authorisation lapses (the
+	// API's capture_before); zero when not known or not uncaptured.
+	CaptureBefore time.Time `json:"capture_before,omitzero"`
+	// Refunded marks a captured payment refunded when its sale was
+	// voided after payment.
+	Refunded bool `json:"refunded,omitempty"`
 	// Decline is the last declined attempt on this PaymentIntent, kept so
 	// the cashier sees why; a later status other than
 	// requires_payment_method clears it.
@@ -111,6 +123,12 @@ type Payment struct {
 	// Failed marks a payment that failed after its sale completed (a SEPA
 	// debit returned): the order is unpaid and on the manager's list.
 	Failed bool `json:"failed,omitempty"`
+}
+
+// Forwarding reports whether the payment was taken offline and has not
+// reached the payment service yet (no PaymentIntent).
+func (p *Payment) Forwarding() bool {
+	return p != nil && p.Offline && p.PaymentIntentID == "" && !p.Failed && p.Status != PaymentCanceled
 }
 
 // Action is a customer action a payment waits for: the wallet's page
@@ -175,6 +193,7 @@ func (t Tender) clone() Tender {
 			a := *p.Action
 			p.Action = &a
 		}
+		p.Stored = slices.Clone(p.Stored)
 		t.Payment = &p
 	}
 	if t.Cash != nil {
@@ -560,21 +579,24 @@ func (o *Order) AddPayment(kind TenderKind, amount money.Money, p Payment) (Tend
 		return Tender{}, o.errf(op, fmt.Errorf("%v in an order in %s: %w", amount, o.config.Currency, money.ErrCurrencyMismatch))
 	case amount.Amount <= 0:
 		return Tender{}, o.errf(op, fmt.Errorf("amount %v: %w", amount, ErrInvalidTender))
-	case p.PaymentIntentID == "" || len(p.PaymentIntentID) > 255:
+	case p.PaymentIntentID == "" && !p.Offline || len(p.PaymentIntentID) > 255:
 		return Tender{}, o.errf(op, fmt.Errorf("missing PaymentIntent id: %w", ErrInvalidTender))
+	case p.Offline && p.PaymentIntentID == "" && (kind != TenderCard || p.Ref == "" || len(p.Ref) > 64 || len(p.Stored) == 0 || p.StoredAt.IsZero()):
+		return Tender{}, o.errf(op, fmt.Errorf("an offline payment needs a card, its reference, its sealed payload and when it was taken: %w", ErrInvalidTender))
 	case !p.Status.valid():
 		return Tender{}, o.errf(op, fmt.Errorf("PaymentIntent status %q: %w", p.Status, ErrInvalidTender))
 	case len(p.Last4) != 0 && len(p.Last4) != 4:
 		return Tender{}, o.errf(op, fmt.Errorf("last4 %q: %w", p.Last4, ErrInvalidTender))
 	}
 	for _, t := range o.tenders {
-		if t.Payment != nil && t.Payment.PaymentIntentID == p.PaymentIntentID {
+		if t.Payment != nil && p.PaymentIntentID != "" && t.Payment.PaymentIntentID == p.PaymentIntentID {
 			return Tender{}, o.errf(op, fmt.Errorf("PaymentIntent %s already recorded as tender %d: %w", p.PaymentIntentID, t.ID, ErrInvalidTender))
 		}
 	}
 	if amount.Amount > o.Remaining().Amount {
 		return Tender{}, o.errf(op, fmt.Errorf("%v with %v remaining: %w", amount, o.Remaining(), ErrOverpaid))
 	}
+	p.Stored = slices.Clone(p.Stored)
 	t := Tender{ID: o.nextTender + 1, Kind: kind, Amount: amount, Payment: &p, At: o.now()}
 	o.tenders = append(o.tenders, t)
 	o.nextTender, o.updatedAt = t.ID, t.At
@@ -695,14 +717,17 @@ func (o *Order) SetPaymentMethod(tenderID int, method, saved string) error {
 	return nil
 }
 
-// SettlePayment records the outcome of a payment that was still being
-// processed when its sale completed (a SEPA debit): succeeded, or failed
-// (requires_payment_method or canceled, with why). A failed payment marks
-// the order unpaid (PaymentFailed) for the manager; the order stays
-// completed. Settling the same outcome again changes nothing.
+// SettlePayment records the final outcome of a payment that was not
+// final when its sale completed: a debit being processed (SEPA) or an
+// authorisation awaiting capture. It succeeds, or fails
+// (requires_payment_method or canceled, with why): a failed payment marks
+// the order unpaid (PaymentFailed) for the manager, and the order stays
+// completed. On a sale voided after payment, a cancelled authorisation is
+// the void's own doing and not a failure. Settling the same outcome again
+// changes nothing.
 func (o *Order) SettlePayment(tenderID int, status PaymentStatus, d *Decline) error {
 	op := fmt.Sprintf("settle tender %d", tenderID)
-	if o.status != StatusCompleted {
+	if o.status != StatusCompleted && !o.VoidedAfterPayment() {
 		return o.errf(op, fmt.Errorf("order is %s, not completed: %w", o.status, ErrInvalidTransition))
 	}
 	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
@@ -713,19 +738,28 @@ func (o *Order) SettlePayment(tenderID int, status PaymentStatus, d *Decline) er
 	if t.Payment.Status == status {
 		return nil
 	}
-	if !t.Payment.Status.Pending() {
-		return o.errf(op, fmt.Errorf("its payment is %s, not processing: %w", t.Payment.Status, ErrInvalidTransition))
+	from := t.Payment.Status
+	if !from.Pending() && from != PaymentRequiresCapture {
+		return o.errf(op, fmt.Errorf("its payment is %s, not processing or awaiting capture: %w", from, ErrInvalidTransition))
 	}
 	switch status {
 	case PaymentSucceeded:
+		t.Payment.CaptureBefore = time.Time{}
 	case PaymentRequiresPaymentMethod, PaymentCanceled:
+		if status == PaymentRequiresPaymentMethod && from != PaymentProcessing {
+			return o.errf(op, fmt.Errorf("an authorisation cannot become %s: %w", status, ErrInvalidTransition))
+		}
+		t.Payment.CaptureBefore = time.Time{}
+		if o.status == StatusVoided {
+			break
+		}
 		t.Payment.Failed = true
 		if d != nil {
 			dd := *d
 			t.Payment.Decline = &dd
 		}
 	default:
-		return o.errf(op, fmt.Errorf("a processing payment cannot become %s: %w", status, ErrInvalidTransition))
+		return o.errf(op, fmt.Errorf("a %s payment cannot become %s: %w", from, status, ErrInvalidTransition))
 	}
 	t.Payment.Status = status
 	o.tenders[i], o.updatedAt = t, o.now()

@@ -3,14 +3,23 @@
 // no window, for load tests and chaos runs.
 //
 //	till-lane -api URL -key KEY -data DIR -sales N -seed S [-concurrency C]
-//	          [-capture manual|automatic] [-decline-rate R]
+//	          [-capture manual|automatic|eod] [-decline-rate R]
+//	till-lane reconcile -api URL -key KEY -data DIR [-apply] [-day YYYY-MM-DD]
 //
 // -sales N rings up sales until DIR holds N in all, so the same command run
 // again after a kill carries on where it stopped; -sales 0 only resumes and
 // drains. Each committed sale's order id is printed as "committed <id>" the
 // moment it is committed; the last line is a JSON summary. The lane exits
 // when its sales are completed and its outbox drained. It is safe to
-// SIGKILL at any moment and run again.
+// SIGKILL at any moment and run again. -capture eod leaves every
+// authorisation uncaptured for the end of day (the store setting
+// capture_at_end_of_day).
+//
+// reconcile is the manager's end of day without a window: it prints the
+// plan — what it would capture and cancel, and everything listed for the
+// manager — and the Z report as one JSON object; with -apply it carries
+// the plan out through the outbox first and waits until it is sent.
+// Running it twice acts only once.
 package main
 
 import (
@@ -24,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/tillpos/till/app"
 )
@@ -46,13 +56,16 @@ func (p prefixWriter) Write(b []byte) (int, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "reconcile" {
+		return reconcile(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("till-lane", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		p       app.LaneParams
 		apiURL  = fs.String("api", "", "payment API base URL (required)")
 		dir     = fs.String("data", "", "data directory for the lane's database (required)")
-		capture = fs.String("capture", "manual", "capture method: manual or automatic")
+		capture = fs.String("capture", "manual", "capture method: manual, automatic, or eod (manual, captured at end of day)")
 		lane    = fs.String("lane", "lane1", "lane name")
 		verbose = fs.Bool("v", false, "log to stderr")
 	)
@@ -77,7 +90,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	p.Config.Lane = *lane
 	p.Config.Database = filepath.Join(*dir, "till.db")
 	p.Config.API = app.APIConfig{BaseURL: *apiURL, Key: app.Secret(*key)}
-	p.Config.CaptureMethod = *capture
+	switch *capture {
+	case "eod":
+		p.Config.CaptureMethod, p.Config.CaptureAtEndOfDay = "manual", true
+	case "manual", "automatic":
+		p.Config.CaptureMethod = *capture
+	default:
+		fmt.Fprintln(stderr, "till-lane: -capture is manual, automatic or eod")
+		return 2
+	}
 	p.Committed = prefixWriter{w: stdout, prefix: "committed "}
 	if *verbose {
 		p.Logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -92,6 +113,62 @@ func run(args []string, stdout, stderr io.Writer) int {
 	line, _ := json.Marshal(sum)
 	fmt.Fprintln(stdout, string(line))
 	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// reconcile runs the end of day headless and prints plan and report.
+func reconcile(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("till-lane reconcile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		apiURL  = fs.String("api", "", "payment API base URL (required)")
+		dir     = fs.String("data", "", "data directory of the lane's database (required)")
+		lane    = fs.String("lane", "lane1", "lane name")
+		apply   = fs.Bool("apply", false, "carry the plan out (captures and cancellations through the outbox) and wait for it")
+		dayStr  = fs.String("day", "", "the local day to close, YYYY-MM-DD (default today)")
+		timeout = fs.Duration("timeout", 10*time.Minute, "how long -apply waits for the outbox")
+		key     = fs.String("key", "", "API secret key (or TILL_API_KEY)")
+		verbose = fs.Bool("v", false, "log to stderr")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *key == "" {
+		*key = os.Getenv("TILL_API_KEY")
+	}
+	if *apiURL == "" || *dir == "" || *key == "" {
+		fmt.Fprintln(stderr, "till-lane reconcile: -api, -data and a key are required")
+		fs.Usage()
+		return 2
+	}
+	p := app.ReconcileParams{Config: app.DefaultConfig(), Apply: *apply}
+	if *dayStr != "" {
+		d, err := time.ParseInLocation(time.DateOnly, *dayStr, time.Local)
+		if err != nil {
+			fmt.Fprintln(stderr, "till-lane reconcile: -day:", err)
+			return 2
+		}
+		p.Day = d.Add(12 * time.Hour)
+	}
+	p.Config.Lane = *lane
+	p.Config.Database = filepath.Join(*dir, "till.db")
+	p.Config.API = app.APIConfig{BaseURL: *apiURL, Key: app.Secret(*key)}
+	if *verbose {
+		p.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	out, err := app.RunReconcile(ctx, p)
+	line, merr := json.MarshalIndent(out, "", "  ")
+	if merr == nil {
+		fmt.Fprintln(stdout, string(line))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "till-lane reconcile:", err)
 		return 1
 	}
 	return 0

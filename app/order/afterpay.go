@@ -1,0 +1,142 @@
+package order
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// This file holds what may still happen to a sale's payments after the
+// sale is finished: an offline payment forwarded, an authorisation's
+// deadline learnt, a paid sale voided by the manager and its payments
+// cancelled or refunded. Everything else about a finished order is
+// immutable.
+
+// finishedTender finds a payment tender of a completed order, or of one
+// voided after payment when voided allows it.
+func (o *Order) finishedTender(op string, tenderID int, voided bool) (int, error) {
+	if o.status != StatusCompleted && !(voided && o.VoidedAfterPayment()) {
+		return -1, o.errf(op, fmt.Errorf("order is %s: %w", o.status, ErrInvalidTransition))
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return -1, o.errf(op, ErrNoSuchTender)
+	}
+	return i, nil
+}
+
+// RecordForward records what the payment service answered when an
+// offline payment of a completed sale was forwarded: its PaymentIntent
+// and status. An authorisation or a capture settles it; a decline
+// (requires_payment_method, or canceled) marks it Failed with why, for
+// the manager — the customer has left with the goods. Either way the
+// sealed payload is dropped: it is never sent twice. Recording the same
+// answer again changes nothing.
+func (o *Order) RecordForward(tenderID int, pi string, status PaymentStatus, d *Decline) error {
+	op := fmt.Sprintf("record forwarded tender %d", tenderID)
+	i, err := o.finishedTender(op, tenderID, false)
+	if err != nil {
+		return err
+	}
+	t := o.tenders[i].clone()
+	switch {
+	case !t.Payment.Offline:
+		return o.errf(op, fmt.Errorf("the payment was not taken offline: %w", ErrInvalidTransition))
+	case pi == "" || len(pi) > 255 || !status.valid():
+		return o.errf(op, fmt.Errorf("PaymentIntent %q, status %q: %w", pi, status, ErrInvalidTender))
+	case t.Payment.PaymentIntentID == pi && t.Payment.Status == status:
+		return nil
+	case t.Payment.PaymentIntentID != "" && t.Payment.PaymentIntentID != pi:
+		return o.errf(op, fmt.Errorf("already forwarded as %s: %w", t.Payment.PaymentIntentID, ErrInvalidTransition))
+	}
+	t.Payment.PaymentIntentID, t.Payment.Status, t.Payment.Stored = pi, status, nil
+	switch status {
+	case PaymentRequiresCapture, PaymentSucceeded, PaymentProcessing:
+		t.Payment.Failed, t.Payment.Decline = false, nil
+	case PaymentRequiresPaymentMethod, PaymentCanceled:
+		t.Payment.Failed = true
+		if d != nil {
+			dd := *d
+			t.Payment.Decline = &dd
+		}
+	default:
+		return o.errf(op, fmt.Errorf("a forwarded payment cannot be left %s: %w", status, ErrInvalidTransition))
+	}
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
+// SetCaptureBefore records when an authorisation of a finished sale
+// lapses, as the payment service says.
+func (o *Order) SetCaptureBefore(tenderID int, at time.Time) error {
+	op := fmt.Sprintf("set capture deadline of tender %d", tenderID)
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	if o.status == StatusVoided || o.status == StatusOpen {
+		return o.errf(op, fmt.Errorf("order is %s: %w", o.status, ErrImmutable))
+	}
+	t := o.tenders[i].clone()
+	if t.Payment.CaptureBefore.Equal(at) {
+		return nil
+	}
+	t.Payment.CaptureBefore = at.UTC()
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
+
+// VoidedAfterPayment reports whether the order was completed, then voided
+// by the manager.
+func (o *Order) VoidedAfterPayment() bool {
+	return o.status == StatusVoided && !o.completedAt.IsZero()
+}
+
+// VoidPaid voids a completed sale (the manager's void after payment). The
+// caller cancels its authorisations and refunds its captured payments
+// through the outbox in the same transaction, and hands back its cash;
+// offline payments not yet forwarded are dropped here, never to be sent.
+// A payment still being processed (a SEPA debit) must settle first.
+func (o *Order) VoidPaid(reason string) error {
+	const op = "void after payment"
+	if o.status != StatusCompleted {
+		return o.errf(op, fmt.Errorf("order is %s, not completed: %w", o.status, ErrInvalidTransition))
+	}
+	if o.PaymentPending() {
+		return o.errf(op, fmt.Errorf("a payment is still being processed: %w", ErrInvalidTransition))
+	}
+	now := o.now()
+	for i, t := range o.tenders {
+		if t.Payment.Forwarding() {
+			t = t.clone()
+			t.Payment.Stored = nil
+			t.Payment.Status = PaymentCanceled
+			o.tenders[i] = t
+		}
+	}
+	o.status, o.voidedAt, o.updatedAt, o.voidReason = StatusVoided, now, now, reason
+	return nil
+}
+
+// MarkRefunded records that a captured payment of a sale voided after
+// payment was refunded.
+func (o *Order) MarkRefunded(tenderID int) error {
+	op := fmt.Sprintf("mark tender %d refunded", tenderID)
+	if !o.VoidedAfterPayment() {
+		return o.errf(op, fmt.Errorf("order is %s, not voided after payment: %w", o.status, ErrInvalidTransition))
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	t := o.tenders[i].clone()
+	if t.Payment.Refunded {
+		return nil
+	}
+	if t.Payment.Status != PaymentSucceeded {
+		return o.errf(op, fmt.Errorf("its payment is %s, not captured: %w", t.Payment.Status, ErrInvalidTransition))
+	}
+	t.Payment.Refunded = true
+	o.tenders[i], o.updatedAt = t, o.now()
+	return nil
+}
