@@ -44,7 +44,13 @@ func openLiveTill(t *testing.T, mutate func(*Config)) *liveTill {
 // test's own that the till talks to instead.
 func openLiveTillWith(t *testing.T, mutate func(*Params), front func(sandbox http.Handler) http.Handler) *liveTill {
 	t.Helper()
-	srv := sandboxtest.New(t, sandbox.Options{})
+	return openLiveTillOn(t, sandbox.Options{}, mutate, front)
+}
+
+// openLiveTillOn is openLiveTillWith on a sandbox with opts.
+func openLiveTillOn(t *testing.T, opts sandbox.Options, mutate func(*Params), front func(sandbox http.Handler) http.Handler) *liveTill {
+	t.Helper()
+	srv := sandboxtest.New(t, opts)
 	url := srv.URL
 	if front != nil {
 		fs := httptest.NewServer(front(srv.Server))

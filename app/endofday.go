@@ -328,7 +328,7 @@ func (t *Till) ApplyDay(ctx context.Context, dp DayPlan, progress func(done, tot
 				v.Set("cancellation_reason", row.CancellationReason)
 			}
 			e, err := tx.Enqueue(queue.NewEntry{OrderID: owner, Op: op,
-				Payload: encodePayload(opPayload{PaymentIntent: row.PaymentIntent, Form: v.Encode()})})
+				Payload: encodePayload(opPayload{PaymentIntent: row.PaymentIntent, Form: v.Encode(), Release: op == queue.OpCancel})})
 			if err != nil {
 				return err
 			}

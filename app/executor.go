@@ -45,6 +45,10 @@ type opPayload struct {
 	// offline: the executor adds the reader's payload, sealed on the
 	// order, when it sends the request.
 	Offline bool `json:"offline,omitempty"`
+	// Release marks a cancel that releases an authorisation on purpose
+	// (the end of day, a void after payment): finding the PaymentIntent
+	// authorised is expected, not a customer who paid after all.
+	Release bool `json:"release,omitempty"`
 }
 
 // refKey is the metadata key that carries a payment's Ref.
@@ -270,19 +274,45 @@ func (x *executor) settle(ctx context.Context, e queue.Entry, p opPayload, doubt
 	final := func(pi *stripe.PaymentIntent) bool {
 		return pi.Status == stripe.PaymentIntentStatusSucceeded || pi.Status == stripe.PaymentIntentStatusCanceled
 	}
+	// paidAfterAll: a cancel that gives an unpaid payment up finds it paid
+	// (a wallet approved while the cancel was on its way). A cancel that
+	// releases an authorisation on purpose expects it authorised.
+	paidAfterAll := func(pi *stripe.PaymentIntent) bool {
+		return verb == "cancel" && paid(pi) && !(p.Release && pi.Status == stripe.PaymentIntentStatusRequiresCapture)
+	}
 	if doubt {
 		pi, err := x.retrieve(ctx, id)
 		if err != nil {
 			return x.failed(op+": retrieve before retrying", err)
 		}
-		if verb == "cancel" && paid(pi) {
+		if paidAfterAll(pi) {
 			return x.paidBeforeCancel(e.OrderID, pi)
 		}
 		if final(pi) {
 			return x.settled(e.OrderID, op, pi, target)
 		}
 	}
-	pi, err := x.post(ctx, "/v1/payment_intents/"+url.PathEscape(id)+"/"+verb, p.Form, e.IdempotencyKey)
+	var pi *stripe.PaymentIntent
+	var err error
+	for gen := 0; ; gen++ {
+		pi, err = x.post(ctx, "/v1/payment_intents/"+url.PathEscape(id)+"/"+verb, p.Form, chainKey(e, gen))
+		if !replayedServerError(err) || gen == maxKeyChain {
+			break
+		}
+		// As for confirm: the replay proves the request under this key
+		// finished, with a failure; the PaymentIntent says whether it
+		// acted, and if not the call goes out under the next key.
+		now, rerr := x.retrieve(ctx, id)
+		if rerr != nil {
+			return x.failed(op+": retrieve after a replayed failure", rerr)
+		}
+		if paidAfterAll(now) {
+			return x.paidBeforeCancel(e.OrderID, now)
+		}
+		if final(now) {
+			return x.settled(e.OrderID, op, now, target)
+		}
+	}
 	if err == nil {
 		return x.settled(e.OrderID, op, pi, target)
 	}
@@ -290,7 +320,7 @@ func (x *executor) settle(ctx context.Context, e queue.Entry, p opPayload, doubt
 		// The customer may have paid after all (a wallet approved on the
 		// phone while the cancel was on its way).
 		now, rerr := x.retrieve(ctx, id)
-		if rerr == nil && paid(now) {
+		if rerr == nil && paidAfterAll(now) {
 			return x.paidBeforeCancel(e.OrderID, now)
 		}
 	}

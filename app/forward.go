@@ -197,7 +197,7 @@ func giveBack(tx *queue.Tx, orderID, pi string, status stripe.PaymentIntentStatu
 	switch status {
 	case stripe.PaymentIntentStatusRequiresCapture:
 		_, err := tx.Enqueue(queue.NewEntry{OrderID: orderID, Op: queue.OpCancel,
-			Payload: encodePayload(opPayload{PaymentIntent: pi, Form: "cancellation_reason=requested_by_customer"})})
+			Payload: encodePayload(opPayload{PaymentIntent: pi, Form: "cancellation_reason=requested_by_customer", Release: true})})
 		return err
 	case stripe.PaymentIntentStatusSucceeded:
 		v := url.Values{}

@@ -46,8 +46,16 @@ func (o *Order) RecordForward(tenderID int, pi string, status PaymentStatus, d *
 		return o.errf(op, fmt.Errorf("PaymentIntent %q, status %q: %w", pi, status, ErrInvalidTender))
 	case t.Payment.PaymentIntentID == pi && t.Payment.Status == status:
 		return nil
-	case t.Payment.PaymentIntentID != "" && t.Payment.PaymentIntentID != pi:
-		return o.errf(op, fmt.Errorf("already forwarded as %s: %w", t.Payment.PaymentIntentID, ErrInvalidTransition))
+	case t.Payment.PaymentIntentID != "":
+		// Where it goes from here is a settlement (SettlePayment).
+		return o.errf(op, fmt.Errorf("already forwarded as %s (%s): %w", t.Payment.PaymentIntentID, t.Payment.Status, ErrInvalidTransition))
+	case t.Payment.Status == PaymentCanceled:
+		return o.errf(op, fmt.Errorf("the payment was dropped: %w", ErrInvalidTransition))
+	}
+	for _, other := range o.tenders {
+		if other.Payment != nil && other.Payment.PaymentIntentID == pi {
+			return o.errf(op, fmt.Errorf("PaymentIntent %s already recorded as tender %d: %w", pi, other.ID, ErrInvalidTender))
+		}
 	}
 	t.Payment.PaymentIntentID, t.Payment.Status, t.Payment.Stored = pi, status, nil
 	switch status {
@@ -66,8 +74,8 @@ func (o *Order) RecordForward(tenderID int, pi string, status PaymentStatus, d *
 	return nil
 }
 
-// SetCaptureBefore records when an authorisation of a finished sale
-// lapses, as the payment service says.
+// SetCaptureBefore records when an authorisation awaiting capture lapses,
+// as the payment service says.
 func (o *Order) SetCaptureBefore(tenderID int, at time.Time) error {
 	op := fmt.Sprintf("set capture deadline of tender %d", tenderID)
 	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
@@ -76,6 +84,9 @@ func (o *Order) SetCaptureBefore(tenderID int, at time.Time) error {
 	}
 	if o.status == StatusVoided || o.status == StatusOpen {
 		return o.errf(op, fmt.Errorf("order is %s: %w", o.status, ErrImmutable))
+	}
+	if st := o.tenders[i].Payment.Status; st != PaymentRequiresCapture {
+		return o.errf(op, fmt.Errorf("its payment is %s, not awaiting capture: %w", st, ErrInvalidTransition))
 	}
 	t := o.tenders[i].clone()
 	if t.Payment.CaptureBefore.Equal(at) {

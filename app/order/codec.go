@@ -171,6 +171,10 @@ func (o *Order) check() error {
 		} else if t.Payment == nil || t.Cash != nil || t.Payment.PaymentIntentID == "" && !t.Payment.Offline || !t.Payment.Status.valid() ||
 			t.Payment.Failed && t.Payment.Status.Secured() {
 			return corrupt("%s tender %d", t.Kind, t.ID)
+		} else if p := t.Payment; p.Offline && (t.Kind != TenderCard || p.Ref == "" || p.StoredAt.IsZero()) ||
+			len(p.Stored) > 0 && (!p.Offline || p.PaymentIntentID != "") || p.Forwarding() && len(p.Stored) == 0 ||
+			p.Refunded && (!o.VoidedAfterPayment() || p.Status != PaymentSucceeded) {
+			return corrupt("%s tender %d: offline or refund fields", t.Kind, t.ID)
 		}
 		if t.Counts() {
 			var ok bool
@@ -190,7 +194,8 @@ func (o *Order) check() error {
 		return corrupt("completed order not paid or without lines")
 	case o.status != StatusCompleted && o.status != StatusVoided && !o.completedAt.IsZero():
 		return corrupt("completion time on a %s order", o.status)
-	case o.status == StatusVoided && o.voidedAt.IsZero(), o.status != StatusVoided && !o.voidedAt.IsZero():
+	case o.status == StatusVoided && o.voidedAt.IsZero(), o.status != StatusVoided && !o.voidedAt.IsZero(),
+		!o.completedAt.IsZero() && !o.voidedAt.IsZero() && o.voidedAt.Before(o.completedAt):
 		return corrupt("void time on a %s order", o.status)
 	case o.status == StatusTendering && len(o.cart.Lines) == 0:
 		return corrupt("tendering order without lines")

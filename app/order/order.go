@@ -174,12 +174,12 @@ type Tender struct {
 // Counts reports whether the tender pays towards the order: cash always,
 // card and wallets once their PaymentIntent is authorised or captured,
 // being processed (a SEPA debit: the sale completes "payment pending"), or
-// taken offline (store-and-forward).
+// taken offline and waiting to be forwarded (store-and-forward).
 func (t Tender) Counts() bool {
 	if t.Kind == TenderCash {
 		return true
 	}
-	return t.Payment != nil && (t.Payment.Status.Secured() || t.Payment.Status.Pending() || t.Payment.Offline)
+	return t.Payment != nil && (t.Payment.Status.Secured() || t.Payment.Status.Pending() || t.Payment.Forwarding())
 }
 
 func (t Tender) clone() Tender {
@@ -581,8 +581,10 @@ func (o *Order) AddPayment(kind TenderKind, amount money.Money, p Payment) (Tend
 		return Tender{}, o.errf(op, fmt.Errorf("amount %v: %w", amount, ErrInvalidTender))
 	case p.PaymentIntentID == "" && !p.Offline || len(p.PaymentIntentID) > 255:
 		return Tender{}, o.errf(op, fmt.Errorf("missing PaymentIntent id: %w", ErrInvalidTender))
-	case p.Offline && p.PaymentIntentID == "" && (kind != TenderCard || p.Ref == "" || len(p.Ref) > 64 || len(p.Stored) == 0 || p.StoredAt.IsZero()):
-		return Tender{}, o.errf(op, fmt.Errorf("an offline payment needs a card, its reference, its sealed payload and when it was taken: %w", ErrInvalidTender))
+	case p.Offline && (kind != TenderCard || p.PaymentIntentID != "" || p.Ref == "" || len(p.Ref) > 64 || len(p.Stored) == 0 || p.StoredAt.IsZero()):
+		return Tender{}, o.errf(op, fmt.Errorf("an offline payment is a card with its reference, its sealed payload and when it was taken, and no PaymentIntent yet: %w", ErrInvalidTender))
+	case !p.Offline && len(p.Stored) > 0:
+		return Tender{}, o.errf(op, fmt.Errorf("a sealed payload on a payment not taken offline: %w", ErrInvalidTender))
 	case !p.Status.valid():
 		return Tender{}, o.errf(op, fmt.Errorf("PaymentIntent status %q: %w", p.Status, ErrInvalidTender))
 	case len(p.Last4) != 0 && len(p.Last4) != 4:
@@ -597,6 +599,7 @@ func (o *Order) AddPayment(kind TenderKind, amount money.Money, p Payment) (Tend
 		return Tender{}, o.errf(op, fmt.Errorf("%v with %v remaining: %w", amount, o.Remaining(), ErrOverpaid))
 	}
 	p.Stored = slices.Clone(p.Stored)
+	p.StoredAt = p.StoredAt.UTC().Round(0)
 	t := Tender{ID: o.nextTender + 1, Kind: kind, Amount: amount, Payment: &p, At: o.now()}
 	o.tenders = append(o.tenders, t)
 	o.nextTender, o.updatedAt = t.ID, t.At

@@ -450,7 +450,8 @@ func TestTenderValidation(t *testing.T) {
 		t.Errorf("rejected tenders were recorded: %+v", o.Tenders())
 	}
 	// Offline (store-and-forward) card payments count.
-	_, err = o.AddPayment(TenderCard, chf(420), Payment{PaymentIntentID: "pi_off", Status: PaymentRequiresPaymentMethod, Offline: true})
+	_, err = o.AddPayment(TenderCard, chf(420), Payment{Status: PaymentRequiresConfirmation, Offline: true,
+		Ref: "R1", Stored: []byte("sealed"), StoredAt: time.Unix(1, 0)})
 	must(t, err)
 	must(t, o.Complete())
 }
