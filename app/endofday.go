@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,24 @@ func endOfDayRecordID(lane, day string) string { return lane + eodMarker + day }
 // isEndOfDayRecord says whether an id in the orders bucket is an end of
 // day record rather than a sale.
 func isEndOfDayRecord(id string) bool { return strings.Contains(id, eodMarker) }
+
+// countEndOfDayRecords counts this lane's end-of-day records, which share
+// the orders bucket with the sales (one per day closed with actions).
+func (t *Till) countEndOfDayRecords(tx *queue.Tx) (int, error) {
+	prefix := t.lane.Name() + eodMarker
+	n := 0
+	err := tx.ForEachOrder(t.lane.Name()+"~eod", func(id string, _ []byte) error {
+		if !strings.HasPrefix(id, prefix) {
+			return errStop
+		}
+		n++
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return n, err
+}
 
 // dayBounds is the local calendar day of at: [00:00, next 00:00).
 func (t *Till) dayBounds(at time.Time) (day string, from, to time.Time) {
@@ -172,6 +191,26 @@ func (t *Till) PlanDay(ctx context.Context, day time.Time) (DayPlan, error) {
 				return fmt.Errorf("read order %s: %w", id, err)
 			}
 			locals[id] = localOf(o)
+		}
+		// A PaymentIntent made by forwarding an offline payment whose
+		// answer is not recorded yet belongs to its sale: the outbox
+		// records it (and captures it) when the forwarding's retry finds
+		// it. The end of day leaves it alone meanwhile.
+		for _, pi := range fetched.Intents {
+			if pi == nil || pi.Metadata[refKey] == "" {
+				continue
+			}
+			id := pi.Metadata[reconcile.MetaOrderID]
+			if l, ok := locals[id]; !ok || l.Status != string(order.StatusCompleted) && l.Status != string(order.StatusVoided) {
+				continue
+			}
+			o, err := loadOrder(tx, id, t.now)
+			if err != nil {
+				return fmt.Errorf("read order %s: %w", id, err)
+			}
+			if tn, ok := offlineTender(o, pi.Metadata[refKey]); ok && tn.Payment.PaymentIntentID == "" && len(tn.Payment.Stored) > 0 {
+				in.Queued[pi.ID] = "forward"
+			}
 		}
 		in.Order = func(id string) (reconcile.Local, bool) { l, ok := locals[id]; return l, ok }
 		if err := t.forEachDayOrder(tx, from, to, func(o *order.Order) error {
@@ -308,6 +347,12 @@ func (t *Till) ApplyDay(ctx context.Context, dp DayPlan, progress func(done, tot
 				res.Skipped++
 				continue
 			}
+			if changed, err := rowStale(tx, row, t.now); err != nil {
+				return err
+			} else if changed {
+				res.Skipped++
+				continue
+			}
 			owner := row.OrderID
 			if b, err := tx.Order(owner); err != nil || b == nil || isEndOfDayRecord(owner) {
 				// No sale of this till: the record owns the entry.
@@ -381,6 +426,29 @@ func (t *Till) ApplyDay(ctx context.Context, dp DayPlan, progress func(done, tot
 		return res, fmt.Errorf("apply end of day %s: %d of %d actions still in the outbox: %w", dp.Day, res.Waiting, total, werr)
 	}
 	return res, nil
+}
+
+// rowStale says whether a plan's action no longer fits its sale as it
+// is now (the plan was read a while ago): a cancel of a payment the sale
+// counts, a capture of one it does not, or a sale still being paid.
+func rowStale(tx *queue.Tx, row reconcile.Row, now func() time.Time) (bool, error) {
+	o, err := loadOrder(tx, row.OrderID, now)
+	if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrInvalid) || isEndOfDayRecord(row.OrderID) {
+		return row.Action != "cancel", nil // no sale: only a cancel fits
+	}
+	if err != nil {
+		return false, err
+	}
+	if !o.Status().Final() {
+		return true, nil
+	}
+	for _, tn := range o.Tenders() {
+		if tn.Payment != nil && (tn.Payment.Forwarding() || len(tn.Payment.Stored) > 0) {
+			return true, nil // its forwarding is not recorded yet
+		}
+	}
+	counts := slices.Contains(localOf(o).Counting, row.PaymentIntent)
+	return counts != (row.Action == "capture"), nil
 }
 
 // actedOn are the PaymentIntents an end of day must not act on again:

@@ -128,7 +128,7 @@ const pendingKey = "payments.pending"
 
 // pendingList holds the ids of completed orders whose payment is still
 // being processed.
-var pendingList = kvList[string]{key: pendingKey, what: "the pending payments list", same: func(a, b string) bool { return a == b }}
+var pendingList = kvList[string]{key: pendingKey, what: "the pending payments list", id: func(id string) string { return id }}
 
 // markPending adds or removes the order in the list of sales whose
 // payment is still being processed, inside tx.

@@ -33,7 +33,7 @@ type openAuth struct {
 }
 
 var authList = kvList[openAuth]{key: "auth.open", what: "the uncaptured authorisations list",
-	same: func(a, b openAuth) bool { return a.PaymentIntent == b.PaymentIntent }}
+	id: func(a openAuth) string { return a.PaymentIntent }}
 
 // attention is a payment that failed after its sale, for the manager: a
 // decline after forwarding, a debit returned. It stays on the list until
@@ -48,7 +48,7 @@ type attention struct {
 }
 
 var attentionList = kvList[attention]{key: "manager.attention", what: "the manager's list",
-	same: func(a, b attention) bool { return a.Order == b.Order && a.PaymentIntent == b.PaymentIntent }}
+	id: func(a attention) string { return a.Order + "/" + a.PaymentIntent }}
 
 // noteFailed puts a tender that failed after its sale on the manager's
 // list.
@@ -160,9 +160,6 @@ func (x *executor) recordForward(orderID, ref string, pi *stripe.PaymentIntent) 
 		if err := storedList.remove(tx, func(s storedPayment) bool { return s.Order == orderID && s.Ref == ref }); err != nil {
 			return err
 		}
-		if o.VoidedAfterPayment() {
-			return giveBack(tx, o.ID(), pi.ID, pi.Status, "the sale was voided before its offline payment was forwarded")
-		}
 		var d *order.Decline
 		if e := pi.LastPaymentError; e != nil {
 			d = &order.Decline{Code: declineCode(string(e.DeclineCode), string(e.Code)), Message: e.Msg}
@@ -172,6 +169,17 @@ func (x *executor) recordForward(orderID, ref string, pi *stripe.PaymentIntent) 
 			// An offline payment cannot ask the customer anything: it
 			// failed.
 			status, d = order.PaymentCanceled, &order.Decline{Code: "authentication_required", Message: "the card asked for the customer, who had left"}
+		}
+		if o.VoidedAfterPayment() {
+			// Voided while its forwarding was on its way: recorded, and
+			// whatever it took given back.
+			if err := o.RecordForward(tn.ID, pi.ID, status, d); err != nil {
+				return err
+			}
+			if err := giveBack(tx, o.ID(), pi.ID, pi.Status, "the sale was voided while its offline payment was forwarded"); err != nil {
+				return err
+			}
+			return putOrder(tx, o)
 		}
 		if err := o.RecordForward(tn.ID, pi.ID, status, d); err != nil {
 			return err

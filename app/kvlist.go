@@ -1,80 +1,116 @@
 package app
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/tillpos/till/queue"
 )
 
-// kvList is a small list kept as one JSON value in the store's key-value
-// bucket, changed inside the caller's transaction with the order change
-// that causes it: the sales whose payment is pending, the payments stored
-// offline, the authorisations waiting for capture, the manager's list.
-// Each holds what is open right now (tens to a few thousand items), not
-// history.
+// kvList is a set of small items kept in the store's key-value bucket,
+// one value per item under "<key>/<id>", changed inside the caller's
+// transaction with the order change that causes it: the sales whose
+// payment is pending, the payments stored offline, the authorisations
+// waiting for capture, the manager's list. Each holds what is open right
+// now, not history; one value per item keeps a busy day's list (a
+// thousand authorisations) within the store's limit on one value, and a
+// change writes one item, not the list.
 type kvList[T any] struct {
 	key  string
 	what string // for errors: "the offline payments list"
-	// same says whether two items are the same one (add replaces it).
-	same func(a, b T) bool
+	// id names an item within the list (printable ASCII without spaces);
+	// add replaces the item with the same id.
+	id func(T) string
 }
 
+func (l kvList[T]) itemKey(v T) string {
+	id := l.id(v)
+	if len(l.key)+1+len(id) > queue.MaxValueKeyLen {
+		// An id from outside (a PaymentIntent id is up to 255 bytes)
+		// that would not fit a key is named by its hash.
+		sum := sha256.Sum256([]byte(id))
+		id = hex.EncodeToString(sum[:])
+	}
+	return l.key + "/" + id
+}
+
+// load returns the items in id order. A list written by an earlier
+// version as one JSON array under key itself is read too.
 func (l kvList[T]) load(tx *queue.Tx) ([]T, error) {
-	b, err := tx.Value(l.key)
-	if err != nil || b == nil {
+	var items []T
+	legacy, err := tx.Value(l.key)
+	if err != nil {
 		return nil, err
 	}
-	var items []T
-	if err := json.Unmarshal(b, &items); err != nil {
-		return nil, fmt.Errorf("read %s: %w", l.what, err)
+	if legacy != nil {
+		if err := json.Unmarshal(legacy, &items); err != nil {
+			return nil, fmt.Errorf("read %s: %w", l.what, err)
+		}
 	}
-	return items, nil
+	err = tx.ForEachValue(l.key+"/", func(k string, b []byte) error {
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("read %s: item %s: %w", l.what, k, err)
+		}
+		items = append(items, v)
+		return nil
+	})
+	return items, err
 }
 
-func (l kvList[T]) save(tx *queue.Tx, items []T) error {
-	if len(items) == 0 {
-		return tx.DeleteValue(l.key)
+// migrate moves a legacy single-value list to one value per item.
+func (l kvList[T]) migrate(tx *queue.Tx) error {
+	legacy, err := tx.Value(l.key)
+	if err != nil || legacy == nil {
+		return err
 	}
-	b, err := json.Marshal(items)
+	var items []T
+	if err := json.Unmarshal(legacy, &items); err != nil {
+		return fmt.Errorf("read %s: %w", l.what, err)
+	}
+	for _, v := range items {
+		if err := l.put(tx, v); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteValue(l.key)
+}
+
+func (l kvList[T]) put(tx *queue.Tx, v T) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", l.what, err)
 	}
-	return tx.PutValue(l.key, b)
+	return tx.PutValue(l.itemKey(v), b)
 }
 
-// add adds v, or replaces the item that is the same; an identical item
-// changes nothing.
+// add adds v, or replaces the item with its id.
 func (l kvList[T]) add(tx *queue.Tx, v T) error {
-	items, err := l.load(tx)
-	if err != nil {
+	if err := l.migrate(tx); err != nil {
 		return err
 	}
-	if i := slices.IndexFunc(items, func(x T) bool { return l.same(x, v) }); i >= 0 {
-		a, _ := json.Marshal(items[i])
-		b, _ := json.Marshal(v)
-		if string(a) == string(b) {
-			return nil
-		}
-		items[i] = v
-	} else {
-		items = append(items, v)
-	}
-	return l.save(tx, items)
+	return l.put(tx, v)
 }
 
 // remove drops the items match selects; none changes nothing.
 func (l kvList[T]) remove(tx *queue.Tx, match func(T) bool) error {
+	if err := l.migrate(tx); err != nil {
+		return err
+	}
 	items, err := l.load(tx)
 	if err != nil {
 		return err
 	}
-	kept := slices.DeleteFunc(slices.Clone(items), match)
-	if len(kept) == len(items) {
-		return nil
+	for _, v := range items {
+		if match(v) {
+			if err := tx.DeleteValue(l.itemKey(v)); err != nil {
+				return err
+			}
+		}
 	}
-	return l.save(tx, kept)
+	return nil
 }
 
 // view loads the list in a read transaction of its own.

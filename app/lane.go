@@ -102,6 +102,9 @@ func RunLane(ctx context.Context, p LaneParams) (LaneSummary, error) {
 	var resume []string
 	err = till.store.View(func(tx *queue.Tx) error {
 		return tx.ForEachOrder("", func(id string, data []byte) error {
+			if isEndOfDayRecord(id) {
+				return nil
+			}
 			o, err := order.Unmarshal(data, till.now)
 			if err != nil {
 				return err
@@ -270,6 +273,9 @@ func (t *Till) laneSummary() (LaneSummary, error) {
 		}
 		s.Pending, s.Dead = st.Pending, st.Dead
 		return tx.ForEachOrder("", func(id string, data []byte) error {
+			if isEndOfDayRecord(id) {
+				return nil
+			}
 			o, err := order.Unmarshal(data, t.now)
 			if err != nil {
 				return err

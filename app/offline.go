@@ -66,6 +66,10 @@ func (c OfflineConfig) validate() error {
 		if err != nil {
 			return fmt.Errorf("limits: %v", err)
 		}
+		if cur.Code() != code {
+			// Looked up by the exact code: "chf" would be ignored.
+			return fmt.Errorf("limits: write the currency %q as %q", code, cur.Code())
+		}
 		if _, _, err := l.parse(cur); err != nil {
 			return fmt.Errorf("limits %s: %v", code, err)
 		}
@@ -114,7 +118,7 @@ type storedPayment struct {
 }
 
 var storedList = kvList[storedPayment]{key: "offline.stored", what: "the offline payments list",
-	same: func(a, b storedPayment) bool { return a.Order == b.Order && a.Ref == b.Ref }}
+	id: func(s storedPayment) string { return s.Order + "/" + s.Ref }}
 
 // storedTotal is what is stored offline in cur.
 func storedTotal(list []storedPayment, cur money.Currency) money.Money {

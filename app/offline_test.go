@@ -265,3 +265,21 @@ func assertNotInStore(t *testing.T, lt *liveTill, raw []byte) {
 		t.Fatalf("the reader's payload is in clear in %v", found)
 	}
 }
+
+// TestOfflineLimitCodesAreCanonical: limits are looked up by the exact
+// ISO code, so a code written otherwise is refused when the config is
+// read rather than silently ignored.
+func TestOfflineLimitCodesAreCanonical(t *testing.T) {
+	for _, code := range []string{"chf", " CHF", "Chf", "XYZ1"} {
+		cfg := DefaultConfig()
+		cfg.Offline.Limits = map[string]OfflineLimit{code: {PerSale: "1.00", Total: "1000.00"}}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "offline") {
+			t.Errorf("limits under %q: %v, want refused", code, err)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Offline.Limits = map[string]OfflineLimit{"CHF": {PerSale: "1.00", Total: "1000.00"}}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("limits under CHF: %v", err)
+	}
+}

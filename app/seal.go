@@ -34,12 +34,16 @@ type sealer struct {
 }
 
 // openSealer loads the install key from dir, creating it on first use.
-// create is false when the database already holds sealed payloads, so a
-// lost key is reported instead of silently replaced.
-func openSealer(dir string) (*sealer, error) {
+// mayCreate is false when the database already holds sealed payloads, so
+// that a lost key is reported instead of silently replaced (a new key
+// would open none of them).
+func openSealer(dir string, mayCreate bool) (*sealer, error) {
 	path := filepath.Join(dir, sealKeyFile)
 	key, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if !mayCreate {
+			return nil, fmt.Errorf("open install key %s: it is missing, and the database holds card payments taken offline that only it opens; restore it from the backup it was made with: %w", path, ErrSealKey)
+		}
 		key, err = createSealKey(path)
 	}
 	if err != nil {

@@ -148,9 +148,6 @@ func Open(p Params) (*Till, error) {
 	t.pin = &manager.Guard{Hash: cfg.ManagerPINHash, Now: p.Now}
 	state := manager.StateFile(filepath.Join(filepath.Dir(path), "manager-pin.json"))
 	t.pin.Load, t.pin.Save = state.Load, state.Save
-	if t.seal, err = openSealer(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("open till: %w", err)
-	}
 	t.store, err = queue.Open(path, queue.Options{
 		LockTimeout: p.LockTimeout,
 		Now:         p.Now,
@@ -158,6 +155,15 @@ func Open(p Params) (*Till, error) {
 		OnChange:    t.changed,
 	})
 	if err != nil {
+		return nil, fmt.Errorf("open till: %w", err)
+	}
+	stored, err := storedList.view(t.store)
+	if err != nil {
+		t.store.Close()
+		return nil, fmt.Errorf("open till: %w", err)
+	}
+	if t.seal, err = openSealer(filepath.Dir(path), len(stored) == 0); err != nil {
+		t.store.Close()
 		return nil, fmt.Errorf("open till: %w", err)
 	}
 	if err := t.startAPI(filepath.Dir(path)); err != nil {
@@ -361,10 +367,17 @@ func (t *Till) StoreState() (ui.StoreState, error) {
 		if err != nil {
 			return err
 		}
-		st.Orders = uint64(s.Orders)
+		records, err := t.countEndOfDayRecords(tx)
+		if err != nil {
+			return err
+		}
+		st.Orders = uint64(s.Orders - records)
 		st.Pending, st.InFlight, st.Dead = s.Pending, s.InFlight, s.Dead
 		st.OldestPending = s.OldestPending
 		return tx.ForEachOrderReverse("", func(id string, data []byte) error {
+			if isEndOfDayRecord(id) {
+				return nil // not a sale
+			}
 			o, err := order.Unmarshal(data, t.now)
 			if err != nil {
 				// One unreadable order must not hide the others.

@@ -60,6 +60,14 @@ func (t *Till) VoidPaid(orderID, reason, pin string) error {
 			switch {
 			case p == nil:
 			case p.Forwarding():
+				if forwardTried(es, p.Ref) {
+					// It may have landed: the outbox sends it again under
+					// its key, and its answer is given back (recordForward).
+					continue
+				}
+				if err := o.DropStored(tn.ID); err != nil {
+					return err
+				}
 				if err := storedList.remove(tx, func(s storedPayment) bool { return s.Order == orderID && s.Ref == p.Ref }); err != nil {
 					return err
 				}
@@ -74,14 +82,30 @@ func (t *Till) VoidPaid(orderID, reason, pin string) error {
 				}
 			}
 		}
-		if err := putOrder(tx, o); err != nil {
+		// Nothing is owed on a voided sale: off the manager's list.
+		if err := attentionList.remove(tx, func(a attention) bool { return a.Order == orderID }); err != nil {
 			return err
 		}
-		return nil
+		return putOrder(tx, o)
 	})
 	if err != nil {
 		return fmt.Errorf("void sale %s: %w", orderID, err)
 	}
 	t.log.Info("sale voided after payment by the manager", "order", orderID)
 	return nil
+}
+
+// forwardTried says whether the forwarding of offline payment ref was
+// ever handed to the network (leased: it may be on the wire or have
+// landed).
+func forwardTried(es []queue.Entry, ref string) bool {
+	for _, e := range es {
+		if e.Op != queue.OpCreate {
+			continue
+		}
+		if p, err := decodePayload(e.Payload); err == nil && p.Offline && p.Ref == ref {
+			return e.Attempts > 0 || e.State == queue.StateInFlight || e.State == queue.StateDone || e.State == queue.StateDead
+		}
+	}
+	return false
 }

@@ -128,6 +128,27 @@ func (tx *Tx) DeleteValue(key string) error {
 	return nil
 }
 
+// ForEachValue calls fn with every value whose key starts with prefix, in
+// key order, until fn returns an error (which ForEachValue returns). Keys
+// sharing a prefix make a set of small values, each changed on its own
+// (the items of a list that may grow past MaxValueLen in all). The slices
+// are copies.
+func (tx *Tx) ForEachValue(prefix string, fn func(key string, value []byte) error) error {
+	defer tx.guard()
+	kv, err := tx.kvBucket()
+	if err != nil {
+		return fmt.Errorf("values %s*: %w", prefix, err)
+	}
+	c := kv.Cursor()
+	p := []byte(prefix)
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if err := fn(string(k), bytes.Clone(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkValues is Check's part for the kv bucket.
 func (tx *Tx) checkValues(add func(error) bool) {
 	if tx.kv == nil {

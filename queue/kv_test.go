@@ -568,3 +568,39 @@ func BenchmarkValue(b *testing.B) {
 		})
 	}, nil)
 }
+
+func TestForEachValuePrefix(t *testing.T) {
+	s := MustOpen(t, newClock())
+	err := s.Update(func(tx *Tx) error {
+		for _, k := range []string{"list/b", "list/a", "lisu", "list", "other/a"} {
+			if err := tx.PutValue(k, []byte("v-"+k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := s.View(func(tx *Tx) error {
+		return tx.ForEachValue("list/", func(k string, v []byte) error {
+			if string(v) != "v-"+k {
+				t.Errorf("%s = %q", k, v)
+			}
+			got = append(got, k)
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "list/a,list/b" {
+		t.Fatalf("prefix list/: %v", got)
+	}
+	stop := errors.New("stop")
+	if err := s.View(func(tx *Tx) error {
+		return tx.ForEachValue("", func(string, []byte) error { return stop })
+	}); !errors.Is(err, stop) {
+		t.Fatalf("the callback's error: %v", err)
+	}
+}

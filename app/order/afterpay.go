@@ -26,15 +26,16 @@ func (o *Order) finishedTender(op string, tenderID int, voided bool) (int, error
 }
 
 // RecordForward records what the payment service answered when an
-// offline payment of a completed sale was forwarded: its PaymentIntent
-// and status. An authorisation or a capture settles it; a decline
+// offline payment of a completed sale (or of one voided after payment,
+// whose forwarding had already been tried) was forwarded: its
+// PaymentIntent and status. An authorisation or a capture settles it; a decline
 // (requires_payment_method, or canceled) marks it Failed with why, for
 // the manager — the customer has left with the goods. Either way the
 // sealed payload is dropped: it is never sent twice. Recording the same
 // answer again changes nothing.
 func (o *Order) RecordForward(tenderID int, pi string, status PaymentStatus, d *Decline) error {
 	op := fmt.Sprintf("record forwarded tender %d", tenderID)
-	i, err := o.finishedTender(op, tenderID, false)
+	i, err := o.finishedTender(op, tenderID, true)
 	if err != nil {
 		return err
 	}
@@ -62,11 +63,13 @@ func (o *Order) RecordForward(tenderID int, pi string, status PaymentStatus, d *
 	case PaymentRequiresCapture, PaymentSucceeded, PaymentProcessing:
 		t.Payment.Failed, t.Payment.Decline = false, nil
 	case PaymentRequiresPaymentMethod, PaymentCanceled:
-		t.Payment.Failed = true
 		if d != nil {
 			dd := *d
 			t.Payment.Decline = &dd
 		}
+		// On a sale voided after payment, a decline takes nothing from
+		// anyone: not a failure.
+		t.Payment.Failed = o.status == StatusCompleted
 	default:
 		return o.errf(op, fmt.Errorf("a forwarded payment cannot be left %s: %w", status, ErrInvalidTransition))
 	}
@@ -105,8 +108,8 @@ func (o *Order) VoidedAfterPayment() bool {
 
 // VoidPaid voids a completed sale (the manager's void after payment). The
 // caller cancels its authorisations and refunds its captured payments
-// through the outbox in the same transaction, and hands back its cash;
-// offline payments not yet forwarded are dropped here, never to be sent.
+// through the outbox in the same transaction, drops its offline payments
+// never sent (DropStored), and hands back its cash.
 // A payment still being processed (a SEPA debit) must settle first.
 func (o *Order) VoidPaid(reason string) error {
 	const op = "void after payment"
@@ -117,15 +120,30 @@ func (o *Order) VoidPaid(reason string) error {
 		return o.errf(op, fmt.Errorf("a payment is still being processed: %w", ErrInvalidTransition))
 	}
 	now := o.now()
-	for i, t := range o.tenders {
-		if t.Payment.Forwarding() {
-			t = t.clone()
-			t.Payment.Stored = nil
-			t.Payment.Status = PaymentCanceled
-			o.tenders[i] = t
-		}
-	}
 	o.status, o.voidedAt, o.updatedAt, o.voidReason = StatusVoided, now, now, reason
+	return nil
+}
+
+// DropStored gives up an offline payment of a sale voided after payment
+// that was never sent: its payload is dropped and it will never be
+// forwarded. One whose forwarding was tried keeps its payload: the
+// request may have landed, and sending it again under its key is the only
+// way to know (and to give the money back).
+func (o *Order) DropStored(tenderID int) error {
+	op := fmt.Sprintf("drop stored tender %d", tenderID)
+	if !o.VoidedAfterPayment() {
+		return o.errf(op, fmt.Errorf("order is %s, not voided after payment: %w", o.status, ErrInvalidTransition))
+	}
+	i := slices.IndexFunc(o.tenders, func(t Tender) bool { return t.ID == tenderID })
+	if i < 0 || o.tenders[i].Payment == nil {
+		return o.errf(op, ErrNoSuchTender)
+	}
+	t := o.tenders[i].clone()
+	if !t.Payment.Forwarding() {
+		return nil
+	}
+	t.Payment.Stored, t.Payment.Status = nil, PaymentCanceled
+	o.tenders[i], o.updatedAt = t, o.now()
 	return nil
 }
 

@@ -141,7 +141,19 @@ func (f *fixture) apply(o op) error {
 	case opSettle:
 		return f.o.SettlePayment(id, s, d)
 	case opVoidPaid:
-		return f.o.VoidPaid("wrong item rung up")
+		// As the app does: void, then drop the offline payments whose
+		// forwarding was never tried (here: all of them).
+		if err := f.o.VoidPaid("wrong item rung up"); err != nil {
+			return err
+		}
+		for _, tn := range f.o.Tenders() {
+			if tn.Payment.Forwarding() {
+				if err := f.o.DropStored(tn.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	default:
 		return f.o.MarkRefunded(id)
 	}
@@ -726,6 +738,11 @@ func TestAfterPayCloneIsolation(t *testing.T) {
 	held := f.o.Tenders()
 	must(t, f.o.SettlePayment(f.ids[rAuth], PaymentCanceled, &testDecline))
 	must(t, f.o.VoidPaid("test"))
+	for _, tn := range f.o.Tenders() {
+		if tn.Payment.Forwarding() {
+			must(t, f.o.DropStored(tn.ID))
+		}
+	}
 	for _, tn := range held {
 		if tn.Payment == nil {
 			continue

@@ -89,7 +89,12 @@ func fuzzDay(t *testing.T, data []byte) (Input, error, bool) {
 			statuses := []order.PaymentStatus{order.PaymentSucceeded, order.PaymentRequiresCapture, order.PaymentRequiresPaymentMethod, order.PaymentCanceled, order.PaymentProcessing}
 			st := statuses[g.next()%len(statuses)]
 			piSeq++
-			tn, err := o.AddPayment(kinds[k], money.New(amt, o.Currency()), order.Payment{PaymentIntentID: fmt.Sprintf("pi_f%d", piSeq), Status: st, Offline: k == 2})
+			pay := order.Payment{PaymentIntentID: fmt.Sprintf("pi_f%d", piSeq), Status: st}
+			if k == 2 { // a card taken offline, not yet forwarded
+				pay = order.Payment{Status: order.PaymentRequiresConfirmation, Offline: true, Ref: fmt.Sprintf("r%d", piSeq),
+					Stored: []byte("sealed"), StoredAt: time.Unix(1, 0)}
+			}
+			tn, err := o.AddPayment(kinds[k], money.New(amt, o.Currency()), pay)
 			if err == nil && st == order.PaymentProcessing {
 				processing = append(processing, tn.ID)
 			}

@@ -121,7 +121,13 @@ func build(t testing.TB, l *order.Lane, s sale) *order.Order {
 		if st == "" {
 			st = order.PaymentSucceeded
 		}
-		tn, err := o.AddPayment(p.kind, money.New(amt, cur), order.Payment{PaymentIntentID: fmt.Sprintf("pi_%d", piSeq), Status: st, Offline: p.offline})
+		pay := order.Payment{PaymentIntentID: fmt.Sprintf("pi_%d", piSeq), Status: st}
+		if p.offline {
+			// Taken offline, not yet forwarded: it counts.
+			pay = order.Payment{Status: order.PaymentRequiresConfirmation, Offline: true, Ref: fmt.Sprintf("ref%d", piSeq),
+				Stored: []byte("sealed"), StoredAt: time.Unix(1, 0)}
+		}
+		tn, err := o.AddPayment(p.kind, money.New(amt, cur), pay)
 		must(t, err)
 		if p.fail {
 			failing = append(failing, tn.ID)

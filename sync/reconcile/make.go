@@ -118,6 +118,9 @@ func orderState(s string) string {
 // queuedReason explains an already_queued row; would is the row the
 // PaymentIntent would have had.
 func queuedReason(op string, would Kind, orderID string) string {
+	if op == "forward" {
+		return fmt.Sprintf("This is order %s's offline payment, whose forwarding is still being recorded: the outbox records it, and captures it if needed; nothing to do here.", orderID)
+	}
 	what := "An operation"
 	switch op {
 	case "capture", "cancel":

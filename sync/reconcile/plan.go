@@ -151,7 +151,9 @@ type Input struct {
 	// card/wallet payments, for missing_on_server.
 	Completed []Local
 	// Queued maps a PaymentIntent id to "capture" or "cancel" already
-	// pending or in flight in the outbox.
+	// pending or in flight in the outbox, or to "forward" for the
+	// PaymentIntent of an offline payment whose forwarding is not
+	// recorded yet.
 	Queued map[string]string
 	// Now is the time of the reconciliation.
 	Now time.Time

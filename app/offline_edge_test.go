@@ -18,12 +18,12 @@ import (
 	"github.com/tillpos/till/sync/reconcile"
 )
 
-// review8Line is the shop's line to the payment service, as a test
+// flakyLine is the shop's line to the payment service, as a test
 // drives it: down (every request dropped without an answer), and two
 // faults of the offline forwarding request — its answer lost after the
 // service acted on it, or the request itself kept on the wire while the
 // till gives up on it, to land later.
-type review8Line struct {
+type flakyLine struct {
 	down atomic.Bool
 	// loseForward: the next forwarding is handled by the service, its
 	// answer dropped; from then on only the end of day's listing (the
@@ -45,7 +45,7 @@ func isForward(r *http.Request, body []byte) bool {
 		bytes.Contains(body, []byte("offline_reference"))
 }
 
-func (l *review8Line) front(next http.Handler) http.Handler {
+func (l *flakyLine) front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l.down.Load() {
 			panic(http.ErrAbortHandler)
@@ -86,9 +86,9 @@ func (l *review8Line) front(next http.Handler) http.Handler {
 	})
 }
 
-func openReview8Till(t *testing.T, mutate func(*Params)) (*offlineTill, *review8Line) {
+func openFlakyTill(t *testing.T, mutate func(*Params)) (*offlineTill, *flakyLine) {
 	t.Helper()
-	l := &review8Line{lost: make(chan struct{}), held: make(chan *http.Request, 1), gate: make(chan struct{})}
+	l := &flakyLine{lost: make(chan struct{}), held: make(chan *http.Request, 1), gate: make(chan struct{})}
 	lt := openLiveTillWith(t, mutate, l.front)
 	// Registered after the till: runs before its Close, so held
 	// requests let go and the till can stop.
@@ -104,8 +104,8 @@ func openReview8Till(t *testing.T, mutate func(*Params)) (*offlineTill, *review8
 // till_payment reference and is the money for that sale (the customer has
 // left with the goods). Proposing "cancel, duplicate" for it (the sale
 // "paid by other means") releases the only payment the sale has.
-func TestReview8EndOfDayKeepsAnOfflinePaymentWhoseForwardingIsUnrecorded(t *testing.T) {
-	ot, line := openReview8Till(t, func(p *Params) { p.Config.CaptureAtEndOfDay = true })
+func TestEndOfDayKeepsAnOfflinePaymentWhoseForwardingIsUnrecorded(t *testing.T) {
+	ot, line := openFlakyTill(t, func(p *Params) { p.Config.CaptureAtEndOfDay = true })
 	ctx := testCtx(t)
 	r := openRegister(t, ot.liveTill)
 	o := sellOffline(t, ctx, ot, r, "visa")
@@ -148,13 +148,13 @@ func TestReview8EndOfDayKeepsAnOfflinePaymentWhoseForwardingIsUnrecorded(t *test
 // rather than acting twice) or a give-back after it can make sure. The
 // retry must not conclude "nothing to send" from a lookup that ran before
 // the first request arrived.
-func TestReview8VoidDuringForwardingLeavesNoMoneyTaken(t *testing.T) {
+func TestVoidDuringForwardingLeavesNoMoneyTaken(t *testing.T) {
 	hash, err := manager.HashPIN("2468")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := &clock{}
-	ot, line := openReview8Till(t, func(p *Params) {
+	ot, line := openFlakyTill(t, func(p *Params) {
 		p.Config.ManagerPINHash = hash
 		p.Now = clk.Now
 		// A failed attempt is retried an hour later: the test says when.
@@ -232,7 +232,7 @@ func TestReview8VoidDuringForwardingLeavesNoMoneyTaken(t *testing.T) {
 // customer came back and the goods were returned), nothing is owed any
 // more: the list, the status bar's count and the end of day's plan must
 // follow the order and stop asking the manager to chase it.
-func TestReview8VoidedSaleLeavesTheManagersList(t *testing.T) {
+func TestVoidedSaleLeavesTheManagersList(t *testing.T) {
 	hash, err := manager.HashPIN("2468")
 	if err != nil {
 		t.Fatal(err)

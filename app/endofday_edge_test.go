@@ -11,7 +11,7 @@ import (
 // lane's summary (and its resume of unfinished sales, which walks the
 // same way) must not fail on the record, and the status screen's recent
 // orders must not show the record as an unreadable sale.
-func TestReview8EndOfDayRecordIsNotAnUnreadableSale(t *testing.T) {
+func TestEndOfDayRecordIsNotAnUnreadableSale(t *testing.T) {
 	lt := openLiveTill(t, nil)
 	ctx := testCtx(t)
 	pi := lt.authorise(t, ctx, lt.lane.Name(), lt.lane.Name()+"-no-such-sale", 700)
