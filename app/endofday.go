@@ -394,31 +394,45 @@ func (t *Till) ApplyDay(ctx context.Context, dp DayPlan, progress func(done, tot
 	if progress != nil {
 		progress(0, total)
 	}
+	// The entries still to finish, in enqueue order. The outbox sends
+	// them roughly in that order, so each check looks at the front of
+	// the list only (a window), dropping those finished: checking all of
+	// them after every store change would cost N² lookups for N actions.
+	remaining := slices.Clone(seqs)
+	const window = 64
 	last := -1
 	werr := t.waitUntil(ctx, "end of day "+dp.Day, func() (bool, error) {
-		var d, f int
 		err := t.store.View(func(tx *queue.Tx) error {
-			for _, s := range seqs {
+			kept, unfinished := remaining[:0], 0
+			for i, s := range remaining {
+				if unfinished >= window {
+					kept = append(kept, remaining[i:]...)
+					break
+				}
 				e, err := tx.Entry(s)
 				if err != nil {
 					return err
 				}
 				switch e.State {
 				case queue.StateDone:
-					d++
+					res.Done++
 				case queue.StateDead, queue.StateDiscarded:
-					f++
+					res.Failed++
+				default:
+					unfinished++
+					kept = append(kept, s)
 				}
 			}
+			remaining = kept
 			return nil
 		})
 		if err != nil {
 			return false, err
 		}
-		res.Done, res.Failed, res.Waiting = d, f, total-d-f
-		if progress != nil && d+f != last {
-			last = d + f
-			progress(d+f, total)
+		res.Waiting = len(remaining)
+		if progress != nil && total-res.Waiting != last {
+			last = total - res.Waiting
+			progress(last, total)
 		}
 		return res.Waiting == 0, nil
 	})

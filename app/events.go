@@ -136,7 +136,7 @@ func markPending(tx *queue.Tx, id string, pending bool) error {
 	if pending {
 		return pendingList.add(tx, id)
 	}
-	return pendingList.remove(tx, func(x string) bool { return x == id })
+	return pendingList.removeID(tx, id)
 }
 
 // pendingOrders lists the sales whose payment is still being processed.

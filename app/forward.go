@@ -157,7 +157,7 @@ func (x *executor) recordForward(orderID, ref string, pi *stripe.PaymentIntent) 
 		if !ok {
 			return fmt.Errorf("record forwarded payment %s of order %s: no such payment", ref, orderID)
 		}
-		if err := storedList.remove(tx, func(s storedPayment) bool { return s.Order == orderID && s.Ref == ref }); err != nil {
+		if err := storedList.removeID(tx, orderID+"/"+ref); err != nil {
 			return err
 		}
 		var d *order.Decline
@@ -227,7 +227,7 @@ func giveBack(tx *queue.Tx, orderID, pi string, status stripe.PaymentIntentStatu
 // lapsed before its capture marks the payment failed, for the manager.
 func (x *executor) recordSettled(orderID string, pi *stripe.PaymentIntent) func(*queue.Tx) error {
 	return func(tx *queue.Tx) error {
-		if err := authList.remove(tx, func(a openAuth) bool { return a.PaymentIntent == pi.ID }); err != nil {
+		if err := authList.removeID(tx, pi.ID); err != nil {
 			return err
 		}
 		o, err := loadOrder(tx, orderID, x.now)
@@ -274,7 +274,7 @@ func settleAfterSale(tx *queue.Tx, o *order.Order, pi *stripe.PaymentIntent, now
 		}
 	}
 	if !tn.Payment.Status.Secured() || tn.Payment.Status == order.PaymentSucceeded {
-		if err := authList.remove(tx, func(a openAuth) bool { return a.PaymentIntent == pi.ID }); err != nil {
+		if err := authList.removeID(tx, pi.ID); err != nil {
 			return err
 		}
 	}

@@ -25,8 +25,10 @@ type kvList[T any] struct {
 	id func(T) string
 }
 
-func (l kvList[T]) itemKey(v T) string {
-	id := l.id(v)
+func (l kvList[T]) itemKey(v T) string { return l.keyOf(l.id(v)) }
+
+// keyOf is the key of the item with id.
+func (l kvList[T]) keyOf(id string) string {
 	if len(l.key)+1+len(id) > queue.MaxValueKeyLen {
 		// An id from outside (a PaymentIntent id is up to 255 bytes)
 		// that would not fit a key is named by its hash.
@@ -111,6 +113,15 @@ func (l kvList[T]) remove(tx *queue.Tx, match func(T) bool) error {
 		}
 	}
 	return nil
+}
+
+// removeID drops the item with id, if there is one: one delete, however
+// long the list.
+func (l kvList[T]) removeID(tx *queue.Tx, id string) error {
+	if err := l.migrate(tx); err != nil {
+		return err
+	}
+	return tx.DeleteValue(l.keyOf(id))
 }
 
 // view loads the list in a read transaction of its own.

@@ -68,7 +68,7 @@ func (t *Till) VoidPaid(orderID, reason, pin string) error {
 				if err := o.DropStored(tn.ID); err != nil {
 					return err
 				}
-				if err := storedList.remove(tx, func(s storedPayment) bool { return s.Order == orderID && s.Ref == p.Ref }); err != nil {
+				if err := storedList.removeID(tx, orderID+"/"+p.Ref); err != nil {
 					return err
 				}
 			case p.Failed:
