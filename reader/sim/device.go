@@ -389,6 +389,13 @@ func (d *Device) Unplug() {
 		if !d.unplugged {
 			d.unplugged, d.dirty = true, true
 		}
+		// The cable is out: the collection ends now, not when the session
+		// notices, so a card presented after Unplug returns never lands on
+		// it.
+		if d.coll != nil {
+			d.coll.stopTimers()
+			d.coll, d.prompt = nil, ""
+		}
 		s = d.sess
 		return nil
 	})
