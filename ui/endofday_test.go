@@ -321,10 +321,7 @@ func wantInOrder(t *testing.T, all, order []string) {
 
 func TestEndOfDayNothingToApply(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		eod := newFakeEndOfDay()
-		_, w, _ := startEndOfDay(t, eod)
-		c := w.Canvas()
-		unlock(t, c, "4321")
+		eod, c := unlockedEndOfDay(t)
 		eod.plans <- planResult{plan: EndOfDayPlan{Day: "Monday 23 November 2026", Summary: "3 payments read in 1 page; nothing to do"}}
 		synctest.Wait()
 		wantInOrder(t, shown(c), []string{"To do (0)", "Nothing.", "Needs attention (0)", "Nothing.", "For information (0)", "Nothing."})
@@ -375,10 +372,7 @@ func TestEndOfDayOfflineThenReportWithoutApplying(t *testing.T) {
 
 func TestEndOfDayCancelRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		eod := newFakeEndOfDay()
-		_, w, _ := startEndOfDay(t, eod)
-		c := w.Canvas()
-		unlock(t, c, "4321")
+		eod, c := unlockedEndOfDay(t)
 		tap(button(t, c, "Cancel"))
 		wantShown(t, c, "Reading the day's payments was stopped.")
 		if got := eod.Calls(); !slices.Equal(got, []string{"Unlock 4321", "Plan", "Plan cancelled"}) {
@@ -391,10 +385,7 @@ func TestEndOfDayCancelRead(t *testing.T) {
 // trying again reads the plan afresh rather than applying the old one.
 func TestEndOfDayApplyFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		eod := newFakeEndOfDay()
-		_, w, _ := startEndOfDay(t, eod)
-		c := w.Canvas()
-		unlock(t, c, "4321")
+		eod, c := unlockedEndOfDay(t)
 		eod.plans <- planResult{plan: dayPlan()}
 		synctest.Wait()
 		tap(button(t, c, "Apply 2 actions"))
@@ -415,10 +406,7 @@ func TestEndOfDayApplyFails(t *testing.T) {
 // wait is cancelled, and its late result is not shown.
 func TestEndOfDayStopWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		eod := newFakeEndOfDay()
-		_, w, _ := startEndOfDay(t, eod)
-		c := w.Canvas()
-		unlock(t, c, "4321")
+		eod, c := unlockedEndOfDay(t)
 		eod.plans <- planResult{plan: dayPlan()}
 		synctest.Wait()
 		tap(button(t, c, "Apply 2 actions"))
@@ -465,4 +453,15 @@ func TestEndOfDayLooksRight(t *testing.T) {
 		onUI(func() { s.showReport(zReport(), nil) })
 		test.AssertImageMatches(t, "endofday_report.png", c.Capture())
 	})
+}
+
+// unlockedEndOfDay opens the screen on a fake and unlocks it with the
+// fake's PIN.
+func unlockedEndOfDay(t *testing.T) (*fakeEndOfDay, fyne.Canvas) {
+	t.Helper()
+	eod := newFakeEndOfDay()
+	_, w, _ := startEndOfDay(t, eod)
+	c := w.Canvas()
+	unlock(t, c, "4321")
+	return eod, c
 }
