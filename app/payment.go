@@ -345,6 +345,13 @@ func (t *Till) recordIntent(tx *queue.Tx, o *order.Order, pi *stripe.PaymentInte
 	if o.Status() != order.StatusTendering {
 		return nil
 	}
+	if pi.Status == stripe.PaymentIntentStatusRequiresConfirmation {
+		// Only the till moves a payment there, in the transaction that
+		// enqueues its confirmation (a card presented on the reader); a
+		// view caught just before it is not news, and recording it would
+		// make that transaction refuse the card.
+		return nil
+	}
 	before := o.UpdatedAt()
 	if err := applyIntentAt(tx, o, tender, pi, t.cfg.CaptureAtEndOfDay, t.now()); err != nil {
 		return err
