@@ -175,38 +175,33 @@ func (t *Till) PlanDay(ctx context.Context, day time.Time) (DayPlan, error) {
 	var extra []reconcile.Row
 	err = t.store.View(func(tx *queue.Tx) error {
 		locals := map[string]reconcile.Local{}
+		orders := map[string]*order.Order{} // nil: no such sale here
 		for _, pi := range fetched.Intents {
 			if pi == nil || pi.Metadata[reconcile.MetaLane] != t.lane.Name() {
 				continue
 			}
 			id := pi.Metadata[reconcile.MetaOrderID]
-			if _, seen := locals[id]; seen || id == "" || isEndOfDayRecord(id) {
+			o, seen := orders[id]
+			if !seen && id != "" && !isEndOfDayRecord(id) {
+				var err error
+				o, err = loadOrder(tx, id, t.now)
+				if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrInvalid) {
+					o, err = nil, nil
+				}
+				if err != nil {
+					return fmt.Errorf("read order %s: %w", id, err)
+				}
+				orders[id] = o
+				if o != nil {
+					locals[id] = localOf(o)
+				}
+			}
+			// A PaymentIntent made by forwarding an offline payment whose
+			// answer is not recorded yet belongs to its sale: the outbox
+			// records it (and captures it) when the forwarding's retry
+			// finds it. The end of day leaves it alone meanwhile.
+			if o == nil || !o.Status().Final() || pi.Metadata[refKey] == "" {
 				continue
-			}
-			o, err := loadOrder(tx, id, t.now)
-			if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrInvalid) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("read order %s: %w", id, err)
-			}
-			locals[id] = localOf(o)
-		}
-		// A PaymentIntent made by forwarding an offline payment whose
-		// answer is not recorded yet belongs to its sale: the outbox
-		// records it (and captures it) when the forwarding's retry finds
-		// it. The end of day leaves it alone meanwhile.
-		for _, pi := range fetched.Intents {
-			if pi == nil || pi.Metadata[refKey] == "" {
-				continue
-			}
-			id := pi.Metadata[reconcile.MetaOrderID]
-			if l, ok := locals[id]; !ok || l.Status != string(order.StatusCompleted) && l.Status != string(order.StatusVoided) {
-				continue
-			}
-			o, err := loadOrder(tx, id, t.now)
-			if err != nil {
-				return fmt.Errorf("read order %s: %w", id, err)
 			}
 			if tn, ok := offlineTender(o, pi.Metadata[refKey]); ok && tn.Payment.PaymentIntentID == "" && len(tn.Payment.Stored) > 0 {
 				in.Queued[pi.ID] = "forward"
@@ -249,8 +244,8 @@ func (t *Till) localRows(tx *queue.Tx, queued map[string]string, fetched []*stri
 		return reconcile.Row{Kind: kind, OrderID: e.OrderID, PaymentIntent: p.PaymentIntent, Created: e.Created, Entry: e.Seq, Reason: reason}
 	}
 	err := tx.ForEachPending(func(e queue.Entry) error {
-		if p, err := decodePayload(e.Payload); err == nil && p.PaymentIntent != "" && (e.Op == queue.OpCapture || e.Op == queue.OpCancel) {
-			queued[p.PaymentIntent] = e.Op.String()
+		if pi, ok := settles(e); ok {
+			queued[pi] = e.Op.String()
 		}
 		rows = append(rows, entryRow(reconcile.OutboxPending, e))
 		return nil
@@ -465,21 +460,26 @@ func rowStale(tx *queue.Tx, row reconcile.Row, now func() time.Time) (bool, erro
 	return counts != (row.Action == "capture"), nil
 }
 
+// settles names the PaymentIntent a capture or cancel entry settles.
+func settles(e queue.Entry) (pi string, ok bool) {
+	if e.Op != queue.OpCapture && e.Op != queue.OpCancel {
+		return "", false
+	}
+	p, err := decodePayload(e.Payload)
+	return p.PaymentIntent, err == nil && p.PaymentIntent != ""
+}
+
 // actedOn are the PaymentIntents an end of day must not act on again:
 // those with a capture or cancel in the outbox or among the day's dead
 // letters, and those the day's record acted on successfully.
 func actedOn(tx *queue.Tx, rec endOfDayRecord) (map[string]bool, error) {
 	busy := map[string]bool{}
-	mark := func(e queue.Entry) error {
-		if e.Op != queue.OpCapture && e.Op != queue.OpCancel {
-			return nil
-		}
-		if p, err := decodePayload(e.Payload); err == nil && p.PaymentIntent != "" {
-			busy[p.PaymentIntent] = true
+	if err := tx.ForEachPending(func(e queue.Entry) error {
+		if pi, ok := settles(e); ok {
+			busy[pi] = true
 		}
 		return nil
-	}
-	if err := tx.ForEachPending(mark); err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	for _, a := range rec.Actions {

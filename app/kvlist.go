@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/tillpos/till/queue"
@@ -122,6 +123,26 @@ func (l kvList[T]) removeID(tx *queue.Tx, id string) error {
 		return err
 	}
 	return tx.DeleteValue(l.keyOf(id))
+}
+
+// empty says whether the list has no item, reading at most one.
+func (l kvList[T]) empty(s *queue.Store) (bool, error) {
+	none := true
+	err := s.View(func(tx *queue.Tx) error {
+		legacy, err := tx.Value(l.key)
+		if err != nil || legacy != nil { // an earlier version's array is never empty
+			none = legacy == nil
+			return err
+		}
+		return tx.ForEachValue(l.key+"/", func(string, []byte) error {
+			none = false
+			return errStop
+		})
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return none, err
 }
 
 // view loads the list in a read transaction of its own.

@@ -31,9 +31,26 @@ import (
 // connection returns. Limits per sale and in all, per currency, are
 // checked before the card is asked for.
 
-// ErrOfflineRefused: a card cannot be taken offline now; the error says
-// why (a limit, a reader that cannot, the store's setting).
+// ErrOfflineRefused: a card cannot be taken offline now; OfflineReason
+// gives why, for the cashier (a limit, a reader that cannot, the store's
+// setting).
 var ErrOfflineRefused = errors.New("card payments cannot be taken offline now")
+
+// offlineRefused is an ErrOfflineRefused with its reason.
+type offlineRefused struct{ why string }
+
+func (e *offlineRefused) Error() string        { return ErrOfflineRefused.Error() + ": " + e.why }
+func (e *offlineRefused) Is(target error) bool { return target == ErrOfflineRefused }
+
+// OfflineReason is the cashier's reason a card cannot be taken offline,
+// when err is such a refusal.
+func OfflineReason(err error) (string, bool) {
+	var r *offlineRefused
+	if errors.As(err, &r) {
+		return r.why, true
+	}
+	return "", false
+}
 
 // defaultOfflineLimits are the limits, in major units, of currencies the
 // store did not configure: modest amounts a shop can lose to a decline.
@@ -157,9 +174,8 @@ func (t *Till) offlineRefusal(tx *queue.Tx, o *order.Order) (string, error) {
 	return "", nil
 }
 
-// offlineTurn checks that the order can take a card offline now: it waits
-// for its card payment to be created (the creation queued, not sent), and
-// the limits allow it. It returns the amount due.
+// offlineTurn checks that the order can take a card offline now (see
+// checkOffline) and returns the amount due.
 func (t *Till) offlineTurn(orderID string) (money.Money, error) {
 	var due money.Money
 	err := t.store.View(func(tx *queue.Tx) error {
@@ -167,20 +183,30 @@ func (t *Till) offlineTurn(orderID string) (money.Money, error) {
 		if err != nil {
 			return err
 		}
-		if err := offlineReady(tx, o); err != nil {
+		if err := t.checkOffline(tx, o); err != nil {
 			return err
-		}
-		why, err := t.offlineRefusal(tx, o)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			return fmt.Errorf("%w: %s", ErrOfflineRefused, why)
 		}
 		due = o.Remaining()
 		return nil
 	})
 	return due, err
+}
+
+// checkOffline checks that o's card payment can be taken offline now: it
+// waits for a card (offlineReady), and the store's setting, the reader
+// and the limits allow it (an ErrOfflineRefused with the reason).
+func (t *Till) checkOffline(tx *queue.Tx, o *order.Order) error {
+	if err := offlineReady(tx, o); err != nil {
+		return err
+	}
+	why, err := t.offlineRefusal(tx, o)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return &offlineRefused{why: why}
+	}
+	return nil
 }
 
 // offlineReady checks that o is a sale whose card payment waits for a
@@ -285,19 +311,12 @@ func (t *Till) storeOffline(orderID, ref string, due money.Money, got reader.Col
 		if err != nil {
 			return err
 		}
-		if err := offlineReady(tx, o); err != nil {
+		// Again, in the transaction that stores the payment.
+		if err := t.checkOffline(tx, o); err != nil {
 			return err
 		}
 		if o.Remaining() != due {
 			return fmt.Errorf("the amount due changed while the card was read (%s, was %s)", o.Remaining(), due)
-		}
-		// The limits again, in the transaction that stores the payment.
-		why, err := t.offlineRefusal(tx, o)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			return fmt.Errorf("%w: %s", ErrOfflineRefused, why)
 		}
 		// The online attempt is given up: its creation, if it lands after
 		// all, is cancelled behind it.

@@ -588,9 +588,9 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 			offline = true
 			return true
 		}
-		msg := lang.L("The card payment carries on by itself when the connection returns.")
-		if errors.Is(err, ErrOfflineRefused) {
-			_, msg, _ = strings.Cut(err.Error(), ErrOfflineRefused.Error()+": ")
+		msg, refused := OfflineReason(err)
+		if !refused {
+			msg = lang.L("The card payment carries on by itself when the connection returns.")
 		}
 		r.setStep(ui.CardOffline, msg)
 		return false
@@ -612,8 +612,7 @@ func (r *Register) cardFlow(ctx context.Context, id string) (ui.CardStep, string
 				// The connection came back meanwhile: the online way.
 				return r.cardFlow(ctx, id)
 			}
-			if errors.Is(err, ErrOfflineRefused) {
-				_, msg, _ := strings.Cut(err.Error(), ErrOfflineRefused.Error()+": ")
+			if msg, refused := OfflineReason(err); refused {
 				return ui.CardOffline, msg
 			}
 			return cardProblem(err)

@@ -157,12 +157,12 @@ func Open(p Params) (*Till, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open till: %w", err)
 	}
-	stored, err := storedList.view(t.store)
+	none, err := storedList.empty(t.store)
 	if err != nil {
 		t.store.Close()
 		return nil, fmt.Errorf("open till: %w", err)
 	}
-	if t.seal, err = openSealer(filepath.Dir(path), len(stored) == 0); err != nil {
+	if t.seal, err = openSealer(filepath.Dir(path), none); err != nil {
 		t.store.Close()
 		return nil, fmt.Errorf("open till: %w", err)
 	}
@@ -315,10 +315,9 @@ func (t *Till) Subscribe(fn func()) {
 }
 
 func (t *Till) changed() {
+	t.wake()
 	t.mu.Lock()
 	subs := t.subs
-	close(t.changes)
-	t.changes = make(chan struct{})
 	t.mu.Unlock()
 	if t.drainer != nil {
 		t.drainer.Wake()
