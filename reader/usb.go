@@ -607,3 +607,42 @@ func (t *usbTransport) Close() error {
 	})
 	return t.closeErr
 }
+
+// FoundUSB is an attached USB device with a supported ID.
+type FoundUSB struct {
+	ID    USBID
+	Where string // e.g. "1209:0001 on bus 1 address 4"
+}
+
+// FindUSB lists the attached devices whose ID is in ids (DefaultUSBIDs
+// when empty), in the order of ids, without claiming them: the set-up
+// wizard's "Detect". A device this user may not open is listed only if
+// libusb enumerates it; ErrUSBUnavailable when libusb cannot start.
+func FindUSB(ids []USBID) ([]FoundUSB, error) { return findUSB(ids, openGousb) }
+
+func findUSB(ids []USBID, backend func() (usbBackend, error)) ([]FoundUSB, error) {
+	if len(ids) == 0 {
+		ids = DefaultUSBIDs
+	}
+	b, err := backend()
+	if err != nil {
+		return nil, fmt.Errorf("find usb readers: %w", err)
+	}
+	defer b.close()
+	devs, openErr := b.openDevices(func(id USBID) bool { return slices.Contains(ids, id) })
+	var found []FoundUSB
+	for _, d := range devs {
+		found = append(found, FoundUSB{ID: d.id(), Where: d.String()})
+		d.close()
+	}
+	slices.SortStableFunc(found, func(a, b FoundUSB) int {
+		return slices.Index(ids, a.ID) - slices.Index(ids, b.ID)
+	})
+	if openErr != nil && len(found) == 0 {
+		if b.classify(openErr) == usbErrAccess {
+			return nil, fmt.Errorf("find usb readers: %w", ErrUSBAccess)
+		}
+		return nil, fmt.Errorf("find usb readers: %w", openErr)
+	}
+	return found, nil
+}
