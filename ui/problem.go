@@ -18,6 +18,11 @@ type ProblemParams struct {
 	// expected to replace this screen, one that fails has its error shown.
 	Actions []Action
 	Quit    func() // the always-present way out
+	// Diagnostics gathers the text for support; with Clipboard, "Copy
+	// diagnostics" puts it there, for a shop owner on the phone with
+	// support. The button is hidden when either is nil.
+	Diagnostics func() (string, error)
+	Clipboard   fyne.Clipboard
 }
 
 // ProblemScreen shows a start-up problem and the choices it leaves.
@@ -55,8 +60,12 @@ func NewProblemScreen(p ProblemParams) *ProblemScreen {
 		row.Add(widget.NewButton("Quit", p.Quit))
 	}
 	icon := widget.NewIcon(theme.ErrorIcon())
-	s.content = container.NewPadded(container.NewVBox(
-		container.NewHBox(icon, title), msg, detail, s.status, row))
+	box := container.NewVBox(container.NewHBox(icon, title), msg, detail, s.status, row)
+	if b, note := copyDiagnosticsButton(p.Diagnostics, p.Clipboard, func() { s.content.Refresh() }); b != nil {
+		box.Add(container.NewHBox(b))
+		box.Add(note)
+	}
+	s.content = container.NewPadded(box)
 	return s
 }
 

@@ -55,6 +55,10 @@ type StatusParams struct {
 	Actions []Action
 	Now     func() time.Time // clock for "oldest pending" ages; time.Now when nil
 	Every   time.Duration    // how often ages are refreshed without a change; 5s when zero
+	// Diagnostics gathers the text for support; with Clipboard, "Copy
+	// diagnostics" puts it there. The button is hidden when either is nil.
+	Diagnostics func() (string, error)
+	Clipboard   fyne.Clipboard
 }
 
 // StatusScreen says what Till is and shows the live state of its store:
@@ -177,9 +181,14 @@ func (s *StatusScreen) build() {
 		s.actions = append(s.actions, b)
 		actions.Add(b)
 	}
+	top := container.NewVBox(title, intro, version, widget.NewCard("Store", "", form), actions)
+	if b, note := copyDiagnosticsButton(s.p.Diagnostics, s.p.Clipboard, func() { s.content.Refresh() }); b != nil {
+		actions.Add(b)
+		top.Add(note)
+	}
+	top.Add(s.problem)
+	top.Add(widget.NewLabelWithStyle("Recent orders", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 
-	top := container.NewVBox(title, intro, version, widget.NewCard("Store", "", form), actions, s.problem,
-		widget.NewLabelWithStyle("Recent orders", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	s.content = container.NewBorder(top, nil, nil, nil, s.recent)
 }
 

@@ -106,3 +106,23 @@ func TestStatusScreenShowsReadErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestStatusScreenCopiesDiagnostics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clip := test.NewClipboard()
+		diag := make(fakeDiagnostics)
+		_, w := startScreen(t, StatusParams{Source: &snapshot{}, Diagnostics: diag.Diagnostics, Clipboard: clip})
+		c := w.Canvas()
+		copyDiagnostics(t, c, diag, diagnosticsResult{text: diagText})
+		wantShown(t, c, "Copied")
+		if got := clip.Content(); got != diagText {
+			t.Errorf("clipboard %q, want the diagnostics", got)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		_, w := startScreen(t, StatusParams{Source: &snapshot{}})
+		if hasButton(w.Canvas(), "Copy diagnostics") {
+			t.Error("Copy diagnostics offered with nothing to copy")
+		}
+	})
+}

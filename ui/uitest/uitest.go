@@ -3,8 +3,11 @@
 package uitest
 
 import (
+	"slices"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 )
 
@@ -103,4 +106,46 @@ func SelectRow(o fyne.CanvasObject, row widget.ListItemID) bool {
 	}
 	found.Select(row)
 	return true
+}
+
+// All lists the visible objects of type T in o, in layout order, whose
+// match is true (nil matches all). It does not look inside a match.
+func All[T fyne.CanvasObject](o fyne.CanvasObject, match func(T) bool) []T {
+	var out []T
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if o == nil || !o.Visible() {
+			return
+		}
+		if t, ok := o.(T); ok && (match == nil || match(t)) {
+			out = append(out, t)
+			return
+		}
+		switch c := o.(type) {
+		case fyne.Widget:
+			for _, child := range test.WidgetRenderer(c).Objects() {
+				walk(child)
+			}
+		case *fyne.Container:
+			for _, child := range c.Objects {
+				walk(child)
+			}
+		}
+	}
+	walk(o)
+	return out
+}
+
+// Radio finds the visible radio group offering option, or nil.
+func Radio(o fyne.CanvasObject, option string) *widget.RadioGroup {
+	rs := All(o, func(r *widget.RadioGroup) bool { return slices.Contains(r.Options, option) })
+	if len(rs) == 0 {
+		return nil
+	}
+	return rs[0]
+}
+
+// Entries lists the visible text entries in o, in layout order.
+func Entries(o fyne.CanvasObject) []*widget.Entry {
+	return All[*widget.Entry](o, nil)
 }
