@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/text/language"
 
@@ -88,8 +87,11 @@ type OfflineLimit struct {
 // APIConfig locates the Stripe-compatible payment API.
 type APIConfig struct {
 	BaseURL string `json:"base_url,omitempty"`
+	// KeyStore says where the key is kept: KeyInKeyring (the OS keyring)
+	// or KeyInFile (a file only the user can read).
+	KeyStore string `json:"key_store,omitempty"`
 	// Key is never read from or written to the config file; it comes from
-	// the environment (TILL_API_KEY) or, later, the OS keyring.
+	// the environment (TILL_API_KEY) or the KeyStore.
 	Key Secret `json:"-"`
 }
 
@@ -134,9 +136,10 @@ func DefaultConfig() Config {
 // which field and why.
 var ErrConfig = errors.New("invalid configuration")
 
-// LoadConfig reads path over DefaultConfig. A missing file is not an error:
-// the defaults are a working till. getenv supplies TILL_API_KEY.
-func LoadConfig(path string, getenv func(string) string) (Config, error) {
+// ReadConfig reads path over DefaultConfig and checks every field but
+// the API key, which the file never holds. A missing file is not an
+// error: the defaults are a working till.
+func ReadConfig(path string) (Config, error) {
 	c := DefaultConfig()
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -152,6 +155,19 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if err := c.validate(false); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// LoadConfig reads path as ReadConfig does and takes the API key from
+// TILL_API_KEY (getenv); a base_url without a key is refused.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	c, err := ReadConfig(path)
+	if err != nil {
+		return c, err
+	}
 	if k := getenv("TILL_API_KEY"); k != "" {
 		c.API.Key = Secret(k)
 	}
@@ -162,10 +178,26 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 }
 
 // Validate checks every field a till depends on.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.validate(true) }
+
+// validate checks the fields; needKey asks for the API key too (a
+// config file on its own has none).
+func (c Config) validate(needKey bool) error {
 	var errs []error
+	for _, p := range c.problems(needKey) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, p.field, p.msg))
+	}
+	return errors.Join(errs...)
+}
+
+// configProblem is one field's problem.
+type configProblem struct{ field, msg string }
+
+// problems lists what is wrong, field by field.
+func (c Config) problems(needKey bool) []configProblem {
+	var errs []configProblem
 	bad := func(field, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, a...)))
+		errs = append(errs, configProblem{field, fmt.Sprintf(format, a...)})
 	}
 	if err := order.ValidateLane(c.Lane); err != nil {
 		bad("lane", "%v", err)
@@ -202,11 +234,16 @@ func (c Config) Validate() error {
 		if err := checkAPIURL(c.API.BaseURL); err != nil {
 			bad("api.base_url", "%v", err)
 		}
-		if c.API.Key == "" {
-			bad("api key", "a base_url is set but TILL_API_KEY is empty")
+		switch c.API.KeyStore {
+		case "", KeyInKeyring, KeyInFile:
+		default:
+			bad("api.key_store", "%q is not %q or %q", c.API.KeyStore, KeyInKeyring, KeyInFile)
+		}
+		if needKey && c.API.Key == "" {
+			bad("api key", "a base_url is set but no API key is saved (enter it in the settings, or set TILL_API_KEY)")
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // checkAPIURL accepts https anywhere and plain http only on a loopback
@@ -226,16 +263,6 @@ func checkAPIURL(raw string) error {
 		}
 	}
 	return fmt.Errorf("%q must be https (plain http only on a loopback host)", raw)
-}
-
-// DefaultConfigPath is the per-user config file, next to the default
-// database.
-func DefaultConfigPath() (string, error) {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("find config directory: %w", err)
-	}
-	return filepath.Join(dir, "till", "config.json"), nil
 }
 
 func parseLocale(s string) (language.Tag, error) {
@@ -260,38 +287,13 @@ func parseTaxMode(s string) (order.TaxMode, error) {
 // SaveConfig writes cfg to path as JSON, replacing the file atomically
 // (temporary file, sync, rename) and readable by the user only. The API
 // key is never written: Config.API.Key does not marshal.
-func SaveConfig(path string, cfg Config) (err error) {
+func SaveConfig(path string, cfg Config) error {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save config: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".config-*.json")
-	if err != nil {
-		return fmt.Errorf("save config: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("save config: %w", err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
 	}
 	return nil
 }

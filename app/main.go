@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -18,6 +20,7 @@ import (
 	"github.com/tillpos/till/app/manager"
 	"github.com/tillpos/till/assets"
 	"github.com/tillpos/till/queue"
+	"github.com/tillpos/till/reader"
 	"github.com/tillpos/till/ui"
 )
 
@@ -34,6 +37,7 @@ type flags struct {
 	screenshots string // a directory: tour a sale, save PNGs there, quit
 	firstFrame  bool   // print the time to the first frame and quit
 	setPIN      bool   // read a new manager PIN from stdin into the config
+	demo        bool   // the embedded default, apart from the shop's own data
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -43,6 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.config, "config", "", "config file (default: the per-user config directory's till/config.json)")
 	fs.StringVar(&f.db, "db", "", "database file (default: from the config, else the per-user config directory's till/till.db)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.BoolVar(&f.demo, "demo", false, "run the demo: the built-in sandbox API and simulated reader, with a database of its own; no set-up")
 	fs.StringVar(&f.screenshots, "screenshots", "", "ring up a demo sale on the embedded default, save screenshots of each step in this directory, and quit")
 	fs.BoolVar(&f.setPIN, "set-manager-pin", false, "read a new manager PIN (4 to 8 digits, twice) from standard input and save its hash in the config file")
 	fs.BoolVar(&f.firstFrame, "first-frame", false, "print how long the first frame took from start, and quit (for the cold-start benchmark)")
@@ -73,20 +78,42 @@ func Main(args []string, getenv func(string) string, stdin io.Reader, stdout, st
 		return 0
 	}
 	if f.setPIN {
-		if err := setManagerPIN(f.config, stdin, stdout); err != nil {
+		paths, err := runPaths(f, getenv)
+		if err == nil {
+			err = setManagerPIN(paths.ConfigFile, stdin, stdout)
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "till:", err)
 			return 1
 		}
 		return 0
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	paths, err := runPaths(f, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "till:", err)
+		return 1
+	}
+	scrub := &scrubber{}
+	if k := getenv("TILL_API_KEY"); k != "" {
+		scrub.Add(Secret(k))
+	}
+	log, logFile, err := openLog(paths.Logs, stderr, scrub)
+	if err != nil {
+		// A till that cannot log still sells: say so on stderr.
+		fmt.Fprintln(stderr, "till: logging to standard error only:", err)
+		log = slog.New(slog.NewTextHandler(&scrubWriter{w: stderr, s: scrub}, nil))
+	} else {
+		defer logFile.Close()
+	}
+	log.Info("till starting", "version", Version, "config", paths.ConfigFile, "data", paths.Data)
 
 	fa := fyneapp.NewWithID(AppID)
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w := fa.NewWindow("Till")
 	w.Resize(fyne.NewSize(1366, 768))
 
-	r := &runner{app: fa, win: w, log: log, flags: f, getenv: getenv, now: time.Now}
+	r := &runner{app: fa, win: w, log: log, flags: f, getenv: getenv, now: time.Now,
+		paths: paths, kr: osKeyring{}, scrub: scrub, findUSB: reader.FindUSB}
 	if f.firstFrame {
 		fa.Lifecycle().SetOnStarted(func() {
 			fmt.Fprintf(stdout, "first frame after %d ms\n", time.Since(start).Milliseconds())
@@ -96,7 +123,7 @@ func Main(args []string, getenv func(string) string, stdin io.Reader, stdout, st
 	if f.screenshots != "" {
 		r.applied = make(chan ui.SaleView, 64)
 	}
-	r.show(r.openTill()) // the UI loop is not running yet: no fyne.Do needed
+	r.start() // the UI loop is not running yet: no fyne.Do needed
 	if f.screenshots != "" && r.till != nil {
 		go r.screenshotTour(f.screenshots, r.applied)
 	}
@@ -115,42 +142,140 @@ type runner struct {
 	getenv func(string) string
 	now    func() time.Time
 
+	paths   Paths
+	kr      keyringAPI // the OS keyring
+	scrub   *scrubber  // the keys this process has seen, kept out of logs and diagnostics
+	findUSB func([]reader.USBID) ([]reader.FoundUSB, error)
+
+	// mu guards what the diagnostics read from other goroutines.
+	mu       sync.Mutex
+	cfg      *Config // the configuration in use; nil before one is read
+	keyWhere string  // where the API key is kept
+	problem  error   // why the till did not start, while that is shown
+	demo     bool    // the till on screen is the demo
+	// tillForDiag is the till on screen, for the diagnostics.
+	tillForDiag *Till
+	// uiDo, when set, stands in for fyne.Do (tests serialise the test
+	// driver's UI work with it).
+	uiDo func(func())
+	// shown, when set, receives show's outcome once the screen is up
+	// (tests wait on it).
+	shown chan<- error
+
 	till      *Till     // the till on screen
 	reg       *Register // its register
 	opened    []*opened // every till opened, closed by stop
 	cancel    context.CancelFunc
 	statusWin fyne.Window
 	eodWin    fyne.Window // the manager's end of day, while open
+	setupWin  fyne.Window // the manager's settings, while open
 	ctx       context.Context
 	applied   chan ui.SaleView // the screen's applied sales, for the screenshot tour
 	exitCode  int
+}
+
+// runPaths are the per-user paths, with -config's directory holding the
+// key file when a config is named (so a test's or a second till's files
+// stay together).
+func runPaths(f flags, getenv func(string) string) (Paths, error) {
+	p, err := DefaultPaths(getenv)
+	if err != nil {
+		return p, err
+	}
+	if f.config != "" {
+		p.ConfigFile = f.config
+		p.KeyFile = filepath.Join(filepath.Dir(f.config), "api-key")
+	}
+	return p, nil
+}
+
+// start shows the first screen: the demo when asked for, the first-run
+// wizard when there is no config file, else the till. It runs on the UI
+// goroutine.
+func (r *runner) start() {
+	switch {
+	case r.flags.demo || r.flags.screenshots != "":
+		r.show(r.openDemo())
+	case !configExists(r.paths.ConfigFile):
+		r.showFirstRun()
+	default:
+		r.show(r.openTill())
+	}
+}
+
+// openDemo opens the embedded default — the built-in sandbox and
+// simulated reader — on a database apart from the shop's.
+func (r *runner) openDemo() (*opened, error) {
+	cfg := DefaultConfig()
+	cfg.Database = r.paths.DemoDatabase()
+	if r.flags.db != "" {
+		cfg.Database = r.flags.db
+	}
+	r.setConfig(&cfg, "", true)
+	op, err := openWithRegister(Params{Config: cfg, Now: r.now, Logger: r.log})
+	if err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// loadConfig reads the config file and the API key: TILL_API_KEY when
+// set, else from where the config says it is kept.
+func (r *runner) loadConfig() (Config, KeyStore, error) {
+	cfg, err := ReadConfig(r.paths.ConfigFile)
+	if err != nil {
+		return cfg, nil, err
+	}
+	ks, err := keyStoreFor(cfg.API.KeyStore, r.kr, r.paths)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("config %s: %w", r.paths.ConfigFile, err)
+	}
+	switch k := r.getenv("TILL_API_KEY"); {
+	case k != "":
+		cfg.API.Key = Secret(k)
+	case cfg.API.BaseURL != "":
+		key, err := ks.Get()
+		if err != nil {
+			return cfg, ks, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		cfg.API.Key = key
+	}
+	r.scrub.Add(cfg.API.Key)
+	if err := cfg.Validate(); err != nil {
+		return cfg, ks, fmt.Errorf("config %s: %w", r.paths.ConfigFile, err)
+	}
+	if r.flags.db != "" {
+		cfg.Database = r.flags.db
+	}
+	cfg.Database = r.paths.Database(cfg)
+	return cfg, ks, nil
 }
 
 // openTill loads the config and opens the till and its register. It
 // blocks on disk (and on another Till's lock, boundedly), so it never runs
 // on the UI goroutine once the UI loop is running; it builds no widgets.
 func (r *runner) openTill() (*opened, error) {
-	cfgPath := r.flags.config
-	if cfgPath == "" {
-		p, err := DefaultConfigPath()
-		if err != nil {
-			return nil, err
-		}
-		cfgPath = p
+	cfg, ks, err := r.loadConfig()
+	where := ""
+	if ks != nil {
+		where = ks.Where()
 	}
-	cfg, err := LoadConfig(cfgPath, r.getenv)
+	r.setConfig(&cfg, where, false)
 	if err != nil {
 		return nil, err
-	}
-	if r.flags.db != "" {
-		cfg.Database = r.flags.db
 	}
 	op, err := openWithRegister(Params{Config: cfg, Now: r.now, Logger: r.log})
 	if err != nil {
 		return nil, err
 	}
-	op.cfgPath = cfgPath
+	op.cfgPath = r.paths.ConfigFile
 	return op, nil
+}
+
+func (r *runner) setConfig(cfg *Config, keyWhere string, demo bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg, r.keyWhere, r.demo = cfg, keyWhere, demo
 }
 
 // openWithRegister opens a till and its register.
@@ -172,10 +297,14 @@ type opened struct {
 	till    *Till
 	reg     *Register
 	cfgPath string
-	tempDir string // removed on close (the screenshot tour's offline till)
+	tempDir string             // removed on close (the screenshot tour's offline till)
+	cancel  context.CancelFunc // stops its screen's refresh; nil before it is shown
 }
 
 func (op *opened) close() error {
+	if op.cancel != nil {
+		op.cancel()
+	}
 	op.reg.Close()
 	err := op.till.Close()
 	if op.tempDir != "" {
@@ -189,21 +318,40 @@ func (op *opened) close() error {
 // screen's refresh loop, so nothing updates a screen before it is laid out.
 // It runs on the UI goroutine.
 func (r *runner) show(op *opened, err error) {
-	if err != nil {
-		r.win.SetContent(r.problem(err))
-		return
-	}
-	if err := ui.LoadTranslations(op.till.cfg.Language); err != nil {
-		r.log.Warn("load translations", "err", err)
-	}
+	r.mu.Lock()
+	r.problem = err
+	demo := r.demo
+	r.mu.Unlock()
 	if r.cancel == nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		r.ctx, r.cancel = ctx, cancel
 		r.win.SetMainMenu(fyne.NewMainMenu(fyne.NewMenu("Till",
 			fyne.NewMenuItem("Till status…", func() { r.showStatus(ctx) }),
-			fyne.NewMenuItem("End of day…", r.showEndOfDay))))
+			fyne.NewMenuItem("End of day…", r.showEndOfDay),
+			fyne.NewMenuItem("Settings…", r.showSettings),
+			fyne.NewMenuItemSeparator(),
+			fyne.NewMenuItem("About Till", r.showAbout))))
 	}
+	if err != nil {
+		r.log.Error("till cannot start", "err", err)
+		r.win.SetContent(r.problemScreen(err))
+		if r.shown != nil {
+			r.shown <- err
+		}
+		return
+	}
+	if err := ui.LoadTranslations(op.till.cfg.Language); err != nil {
+		r.log.Warn("load translations", "err", err)
+	}
+	title := "Till"
+	if demo {
+		title = "Till — demo (built-in sandbox, simulated reader)"
+	}
+	r.win.SetTitle(title)
 	r.showTill(op)
+	if r.shown != nil {
+		r.shown <- nil
+	}
 }
 
 // showTill puts op's cashier screen in the window and starts it and its
@@ -211,6 +359,9 @@ func (r *runner) show(op *opened, err error) {
 func (r *runner) showTill(op *opened) {
 	t := op.till
 	r.till, r.reg = t, op.reg
+	r.mu.Lock()
+	r.tillForDiag = t
+	r.mu.Unlock()
 	r.opened = append(r.opened, op)
 	var simulator ui.CardSimulator
 	if d := t.Simulator(); d != nil {
@@ -222,6 +373,7 @@ func (r *runner) showTill(op *opened) {
 		Simulator: simulator,
 		Version:   Version,
 		Now:       r.now,
+		Do:        r.uiDo,
 		// The customer's phone, when the API is the built-in sandbox.
 		WalletSimulator: t.WalletSimulator(),
 	}
@@ -236,16 +388,22 @@ func (r *runner) showTill(op *opened) {
 	s := ui.NewCashierScreen(p)
 	r.win.SetContent(s.Content())
 	s.Attach(r.win.Canvas())
-	s.Start(r.ctx)
+	ctx, cancel := context.WithCancel(r.ctx)
+	op.cancel = cancel
+	s.Start(ctx)
 	t.Start()
 }
 
 // showStatus opens the till's status window: the store, the outbox, the
 // payment API and the reader, for the manager or support.
 func (r *runner) showStatus(ctx context.Context) {
+	if r.till == nil {
+		return
+	}
 	if r.statusWin == nil {
 		w := r.app.NewWindow("Till status")
-		s := ui.NewStatusScreen(ui.StatusParams{Version: Version, API: r.till.APIDescription(), Source: r.till, Now: r.now})
+		s := ui.NewStatusScreen(ui.StatusParams{Version: Version, API: r.till.APIDescription(), Source: r.till, Now: r.now,
+			Diagnostics: r.diagnostics, Clipboard: r.app.Clipboard()})
 		w.SetContent(s.Content())
 		w.Resize(fyne.NewSize(900, 640))
 		w.SetCloseIntercept(w.Hide) // reopened from the menu, refreshed all along
@@ -260,12 +418,15 @@ func (r *runner) showStatus(ctx context.Context) {
 // showEndOfDay opens the manager's closing in a window of its own, behind
 // the manager's PIN. Each opening is a fresh closing.
 func (r *runner) showEndOfDay() {
+	if r.till == nil {
+		return
+	}
 	if r.eodWin != nil {
 		r.eodWin.RequestFocus()
 		return
 	}
 	w := r.app.NewWindow("End of day")
-	s := ui.NewEndOfDayScreen(ui.EndOfDayParams{EndOfDay: r.till.EndOfDay(), Window: w, OnClose: w.Close, Now: r.now})
+	s := ui.NewEndOfDayScreen(ui.EndOfDayParams{EndOfDay: r.till.EndOfDay(), Window: w, OnClose: w.Close, Now: r.now, Do: r.uiDo})
 	w.SetContent(s.Content())
 	w.Resize(fyne.NewSize(1000, 700))
 	w.SetOnClosed(func() {
@@ -277,9 +438,10 @@ func (r *runner) showEndOfDay() {
 	s.Focus()
 }
 
-// problem turns a start-up error into a screen that says what to do.
-func (r *runner) problem(err error) fyne.CanvasObject {
-	p := ui.ProblemParams{Title: "Till cannot start", Message: err.Error(), Quit: r.app.Quit}
+// problemScreen turns a start-up error into a screen that says what to do.
+func (r *runner) problemScreen(err error) fyne.CanvasObject {
+	p := ui.ProblemParams{Title: "Till cannot start", Message: err.Error(), Quit: r.app.Quit,
+		Diagnostics: r.diagnostics, Clipboard: r.app.Clipboard()}
 	var corrupt *queue.CorruptError
 	switch {
 	case errors.Is(err, queue.ErrAlreadyRunning):
@@ -301,13 +463,19 @@ func (r *runner) problem(err error) fyne.CanvasObject {
 				}
 				r.log.Warn("moved damaged database aside", "from", corrupt.Path, "to", moved)
 				op, err := r.openTill()
-				fyne.Do(func() { r.show(op, err) })
+				r.do(func() { r.show(op, err) })
 				return nil
 			},
 		}}
 	case errors.Is(err, ErrConfig):
 		p.Title = "The configuration needs fixing"
 		p.Detail = ""
+		if configExists(r.paths.ConfigFile) {
+			p.Actions = []ui.Action{{Label: "Open the settings", Run: func() error {
+				r.do(r.showSettings)
+				return errors.New("the settings are open in their own window")
+			}}}
+		}
 	}
 	return ui.NewProblemScreen(p).Content()
 }
@@ -326,14 +494,7 @@ func (r *runner) stop() {
 // setManagerPIN reads a new manager PIN twice (one per line) and saves its
 // slow hash in the config file; the PIN itself is never stored.
 func setManagerPIN(cfgPath string, stdin io.Reader, stdout io.Writer) error {
-	if cfgPath == "" {
-		p, err := DefaultConfigPath()
-		if err != nil {
-			return err
-		}
-		cfgPath = p
-	}
-	cfg, err := LoadConfig(cfgPath, func(string) string { return "" })
+	cfg, err := ReadConfig(cfgPath)
 	if err != nil {
 		return err
 	}

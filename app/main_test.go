@@ -56,6 +56,7 @@ func TestCorruptDatabaseRecovery(t *testing.T) {
 		now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 		w := a.NewWindow("Till")
 		r := &runner{app: a, win: w, log: slog.New(slog.DiscardHandler), flags: flags{config: cfg},
+			paths: testPaths(dir), kr: &stubKeyring{}, scrub: &scrubber{},
 			getenv: func(k string) string {
 				if k == "TILL_API_KEY" {
 					return unusedAPI.Key.Reveal()
@@ -128,4 +129,10 @@ func TestSetManagerPIN(t *testing.T) {
 	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("config file mode: %v, %v", fi.Mode(), err)
 	}
+}
+
+// testPaths puts every per-user path of a test's Till under dir.
+func testPaths(dir string) Paths {
+	return Paths{ConfigFile: filepath.Join(dir, "config.json"), Data: filepath.Join(dir, "data"),
+		Logs: filepath.Join(dir, "logs"), KeyFile: filepath.Join(dir, "api-key")}
 }

@@ -47,7 +47,7 @@ func (s *tillSettings) SetLanguage(tag, pin string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.path != "" {
-		cfg, err := LoadConfig(s.path, func(string) string { return "" })
+		cfg, err := ReadConfig(s.path)
 		if err != nil {
 			return fmt.Errorf("set language: %w", err)
 		}

@@ -57,7 +57,7 @@ func once(bin string) (time.Duration, string, error) {
 		return 0, "", err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command(bin, "-first-frame",
+	cmd := exec.Command(bin, "-first-frame", "-demo",
 		"-config", filepath.Join(dir, "config.json"), "-db", filepath.Join(dir, "till.db"))
 	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+dir)
 	out, err := cmd.StdoutPipe()
