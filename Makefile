@@ -38,12 +38,21 @@ define apt_ensure
 	fi
 endef
 
-.PHONY: run test deps-build deps-test build vet lint unit bench storebench screenshots coldstart
+# The version stamped into binaries and packages: the nearest v* tag
+# (v1.2.3 → 1.2.3; commits after it → 1.2.3-4-gabcdef), else 0.0.0-dev.
+VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo "$${v\#v}" || echo 0.0.0-dev)
+LDFLAGS_VERSION := -X github.com/tillpos/till/app.Version=$(VERSION)
+# Where `make dist` puts the artifacts.
+DIST ?= dist
+
+.PHONY: run test deps-build deps-test build vet lint unit bench storebench screenshots coldstart \
+	dist dist-linux dist-windows dist-verify
 
 ## run: install build dependencies, then run Till on its embedded defaults
-## (built-in sandbox API, simulated reader).
+## (built-in sandbox API, simulated reader), apart from any shop set-up.
+## `go run .` instead starts the first-run wizard on a new machine.
 run: deps-build
-	$(GO) run .
+	$(GO) run -ldflags "$(LDFLAGS_VERSION)" . -demo
 
 ## test: install test dependencies, then go vet, staticcheck and the race-enabled tests.
 test: deps-test vet lint unit
@@ -55,7 +64,24 @@ deps-test:
 	$(call apt_ensure,$(TEST_DEBS))
 
 build: deps-build
-	$(GO) build -o till .
+	$(GO) build -ldflags "$(LDFLAGS_VERSION)" -o till .
+
+## dist: the installers this Linux machine can build — the Linux tarball
+## and .deb, the Windows exe and MSI (signed) — in $(DIST)/. The macOS
+## .app and .dmg need a Mac: assets/packaging/macos/build.sh.
+dist: dist-linux dist-windows
+
+dist-linux: deps-build
+	VERSION=$(VERSION) OUT=$(DIST) assets/packaging/linux/build.sh
+
+dist-windows:
+	VERSION=$(VERSION) OUT=$(DIST) assets/packaging/windows/build.sh
+
+## dist-verify: inspect and install what dist built (CI runs it; as root,
+## for the throwaway Debian root the .deb is installed into).
+dist-verify:
+	VERSION=$(VERSION) OUT=$(DIST) assets/packaging/linux/verify.sh
+	VERSION=$(VERSION) OUT=$(DIST) assets/packaging/windows/verify.sh
 
 vet:
 	$(GO) vet ./...
