@@ -46,9 +46,11 @@ func openLog(dir string, stderr io.Writer, keys *scrubber) (*slog.Logger, io.Clo
 	return slog.New(slog.NewTextHandler(out, nil)), rot, nil
 }
 
-// keyPattern matches what Stripe-style secret and restricted keys look
-// like, whatever key is configured.
-var keyPattern = regexp.MustCompile(`\b(sk|rk)_(live|test)_[0-9A-Za-z_]{4,}`)
+// keyPattern matches what Stripe-style secret and restricted keys and
+// webhook signing secrets look like, whatever key is configured. It has no
+// leading word boundary: "STRIPE_KEY_sk_live_…" must lose its key too, and
+// redacting the tail of an odd identifier costs nothing.
+var keyPattern = regexp.MustCompile(`(?:(?:sk|rk)_(?:live|test)_[0-9A-Za-z_]{4,})|(?:whsec_[0-9A-Za-z]{8,})`)
 
 // scrubber removes secrets from text: the keys it was told about, and
 // anything shaped like a secret API key.

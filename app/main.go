@@ -208,7 +208,9 @@ func (r *runner) start() {
 func (r *runner) openDemo() (*opened, error) {
 	cfg := DefaultConfig()
 	cfg.Database = r.paths.DemoDatabase()
-	if r.flags.db != "" {
+	// -db names the shop's database; only `-demo -db X` puts the demo
+	// there. "Try the demo" from the wizard keeps it apart.
+	if r.flags.demo && r.flags.db != "" {
 		cfg.Database = r.flags.db
 	}
 	r.setConfig(&cfg, "", true)

@@ -11,7 +11,7 @@ import (
 // newSetup is the set-up service for the wizard and the settings; till is
 // the open till (nil on a first run or when the till could not start).
 func (r *runner) newSetup(till *Till) *setup {
-	return &setup{paths: r.paths, kr: r.kr, scrub: r.scrub, till: till, findUSB: r.findUSB, log: r.log.Warn}
+	return &setup{paths: r.paths, kr: r.kr, scrub: r.scrub, till: till, db: r.flags.db, now: r.now, findUSB: r.findUSB, log: r.log.Warn}
 }
 
 // showFirstRun puts the first-run wizard in the main window. Finishing it

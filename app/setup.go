@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
@@ -28,6 +32,12 @@ type setup struct {
 	// till is the open till, for the settings (its PIN, its outbox);
 	// nil on a first run.
 	till *Till
+	// db is the shop's database when the -db flag names it.
+	db string
+	// pin checks the manager PIN, with its lockout, when no till is open.
+	pin *manager.Guard
+	// now is the clock for pin's lockout; nil means time.Now.
+	now func() time.Time
 	// findUSB lists attached readers (reader.FindUSB).
 	findUSB func([]reader.USBID) ([]reader.FoundUSB, error)
 	log     func(msg string, args ...any)
@@ -137,42 +147,135 @@ func (s *setup) Validate(f ui.SetupForm) []ui.FieldProblem {
 	return out
 }
 
+// moves says whether c takes the till to another lane, currency or
+// payment service than old.
+func moves(old, c Config) bool {
+	return old.Lane != c.Lane || old.Currency != c.Currency || old.API.BaseURL != c.API.BaseURL
+}
+
+// errUnsent stops a freeze for a move while payment messages are unsent.
+var errUnsent = errors.New("payment messages are still to be sent")
+
+// unsentIn counts what a move of lane, currency or payment service would
+// strand: outbox entries (waiting, in flight or blocked), dead letters
+// (a requeue would send them to the new service), and card payments
+// stored offline.
+func unsentIn(tx *queue.Tx) (int, error) {
+	st, err := tx.Stats()
+	if err != nil {
+		return 0, err
+	}
+	list, err := storedList.load(tx)
+	if err != nil {
+		return 0, fmt.Errorf("count stored offline payments: %w", err)
+	}
+	return st.Pending + st.Dead + len(list), nil
+}
+
+// dbPath is the shop's database for config c: the -db flag's, else the
+// config's or the per-user default.
+func (s *setup) dbPath(c Config) string {
+	if s.db != "" {
+		return s.db
+	}
+	return s.paths.Database(c)
+}
+
+// unsentClosed counts unsent messages in the shop's database while no till
+// has it open (the settings opened from the problem screen or the demo).
+// A database that is not there has none; one that cannot be opened is an
+// error, so a move is refused rather than risked.
+func (s *setup) unsentClosed(c Config) (int, error) {
+	path := s.dbPath(c)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	st, err := queue.Open(path, queue.Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		return 0, fmt.Errorf("count unsent payment messages: %w", err)
+	}
+	defer st.Close()
+	var n int
+	err = st.View(func(tx *queue.Tx) (err error) {
+		n, err = unsentIn(tx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count unsent payment messages in %s: %w", path, err)
+	}
+	return n, nil
+}
+
 // unsentProblems refuses to move a till with payments still to send to
 // another lane, currency or payment service: they would be sent to the
-// wrong one, or matched to the wrong lane at the end of day.
+// wrong one, or matched to the wrong lane at the end of day. Save checks
+// again under a freeze of the open till's outbox.
 func (s *setup) unsentProblems(old, c Config) []ui.FieldProblem {
-	if s.till == nil {
+	if !moves(old, c) {
 		return nil
 	}
-	changed := map[string]bool{
-		ui.FieldLane:       old.Lane != c.Lane,
-		ui.FieldCurrency:   old.Currency != c.Currency,
-		ui.FieldAPIBaseURL: old.API.BaseURL != c.API.BaseURL,
+	var n int
+	var err error
+	if s.till != nil {
+		err = s.till.store.View(func(tx *queue.Tx) error {
+			n, err = unsentIn(tx)
+			return err
+		})
+	} else {
+		n, err = s.unsentClosed(old)
 	}
-	if !changed[ui.FieldLane] && !changed[ui.FieldCurrency] && !changed[ui.FieldAPIBaseURL] {
+	switch {
+	case err != nil:
+		return movedFields(old, c, err.Error())
+	case n == 0:
 		return nil
 	}
-	st, err := s.till.StoreState()
-	if err != nil {
-		return []ui.FieldProblem{{Field: ui.FieldAPIBaseURL, Message: err.Error()}}
-	}
-	stored, err := s.till.offlineStored()
-	if err != nil {
-		return []ui.FieldProblem{{Field: ui.FieldAPIBaseURL, Message: err.Error()}}
-	}
-	n := st.Pending + st.InFlight + stored
-	if n == 0 {
-		return nil
-	}
-	msg := lang.L("{{.Count}} payment messages are still to be sent from this till. Change this once they are sent (Till status shows them).",
+	return movedFields(old, c, unsentMessage(n))
+}
+
+// unsentMessage says why a move is refused.
+func unsentMessage(n int) string {
+	return lang.L("{{.Count}} payment messages are still to be sent from this till. Change this once they are sent (Till status shows them).",
 		map[string]any{"Count": n})
+}
+
+// movedFields puts msg on each of lane, currency and API that c changes.
+func movedFields(old, c Config, msg string) []ui.FieldProblem {
 	var out []ui.FieldProblem
-	for _, f := range []string{ui.FieldLane, ui.FieldCurrency, ui.FieldAPIBaseURL} {
-		if changed[f] {
-			out = append(out, ui.FieldProblem{Field: f, Message: msg})
+	for _, f := range []struct {
+		field   string
+		changed bool
+	}{
+		{ui.FieldLane, old.Lane != c.Lane},
+		{ui.FieldCurrency, old.Currency != c.Currency},
+		{ui.FieldAPIBaseURL, old.API.BaseURL != c.API.BaseURL},
+	} {
+		if f.changed {
+			out = append(out, ui.FieldProblem{Field: f.field, Message: msg})
 		}
 	}
 	return out
+}
+
+// freeze stops the open till queueing anything new before a move is
+// saved, once nothing is left unsent: between the check and the till the
+// settings reopen, no sale may queue a message for the old service. It
+// returns the problems that refuse the move, or the thaw for a failed save.
+func (s *setup) freeze(old, c Config) (thaw func(), probs []ui.FieldProblem) {
+	var n int
+	err := s.till.store.Freeze(func(tx *queue.Tx) (err error) {
+		if n, err = unsentIn(tx); err == nil && n > 0 {
+			err = errUnsent
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, errUnsent):
+		return nil, movedFields(old, c, unsentMessage(n))
+	case err != nil:
+		return nil, movedFields(old, c, err.Error())
+	}
+	return s.till.store.Thaw, nil
 }
 
 // fieldMessage words a config problem for the shop owner.
@@ -218,8 +321,16 @@ func pinShape(pin string) bool {
 }
 
 // Save implements ui.Setup: the key first (into the keyring, or the user's
-// file), then the config that says where it is, written atomically.
-func (s *setup) Save(f ui.SetupForm) error {
+// file), then the config that says where it is, written atomically, and
+// only then is a copy of the key the config no longer names removed. When
+// the config cannot be written, the key store is put back as it was, so
+// the config on disk and the key it names always agree.
+//
+// A move of lane, currency or payment service with an open till freezes
+// its outbox first (nothing new may be queued for the old service) and
+// counts what is unsent under that freeze; the freeze ends with the till
+// the settings reopen, or at once when Save fails.
+func (s *setup) Save(f ui.SetupForm) (err error) {
 	if probs := s.Validate(f); len(probs) > 0 {
 		return &ui.FormError{Problems: probs}
 	}
@@ -228,29 +339,55 @@ func (s *setup) Save(f ui.SetupForm) error {
 		base = DefaultConfig()
 	}
 	c := apply(base, f)
+	if moves(base, c) && s.till != nil {
+		thaw, probs := s.freeze(base, c)
+		if len(probs) > 0 {
+			return &ui.FormError{Problems: probs}
+		}
+		defer func() {
+			if err != nil {
+				thaw()
+			}
+		}()
+	}
 	old, err := keyStoreFor(base.API.KeyStore, s.kr, s.paths)
 	if err != nil {
 		old = &fileKeyStore{path: s.paths.KeyFile}
 	}
+	var (
+		undo  func() // puts the key store back as it was before Save
+		after func() // removes the copy the new config no longer names
+	)
 	switch {
 	case f.UseSandbox:
 		// No key is kept for a payment service the till no longer uses.
 		if base.API.BaseURL != "" {
-			if err := old.Delete(); err != nil {
-				return fmt.Errorf("save settings: %w", err)
-			}
+			after = func() { s.forget(old) }
 		}
 	case f.APIKey != "":
 		key := Secret(f.APIKey)
 		s.scrub.Add(key)
 		ks := chooseKeyStore(s.kr, s.paths)
+		prev, prevErr := ks.Get()
 		if err := ks.Set(key); err != nil {
 			return fmt.Errorf("save settings: %w", err)
 		}
-		if ks.Kind() != old.Kind() && base.API.KeyStore != "" || base.API.KeyStore == "" && ks.Kind() == KeyInKeyring {
-			if err := old.Delete(); err != nil && s.log != nil {
-				s.log("remove the API key from its old place", "err", err)
+		undo = func() {
+			var err error
+			switch {
+			case prevErr == nil:
+				err = ks.Set(prev)
+			case errors.Is(prevErr, ErrNoKey):
+				err = ks.Delete()
+			default:
+				return // what was there could not be read: keep the new key rather than lose both
 			}
+			if err != nil && s.log != nil {
+				s.log("put the API key back after a failed save", "where", ks.Where(), "err", err)
+			}
+		}
+		if ks.Kind() != old.Kind() && base.API.KeyStore != "" || base.API.KeyStore == "" && ks.Kind() == KeyInKeyring {
+			after = func() { s.forget(old) }
 		}
 		c.API.KeyStore = ks.Kind()
 	case c.API.KeyStore == "":
@@ -259,14 +396,32 @@ func (s *setup) Save(f ui.SetupForm) error {
 	if f.PIN != "" {
 		h, err := manager.HashPIN(f.PIN)
 		if err != nil {
+			if undo != nil {
+				undo()
+			}
 			return fmt.Errorf("save settings: %w", err)
 		}
 		c.ManagerPINHash = h
 	}
 	if err := SaveConfig(s.paths.ConfigFile, c); err != nil {
+		if undo != nil {
+			undo()
+		}
 		return fmt.Errorf("save settings: %w", err)
 	}
+	if after != nil {
+		after()
+	}
 	return nil
+}
+
+// forget removes a key from a place the saved config no longer names. A
+// failure leaves a copy nobody reads; it is logged, not fatal, since the
+// settings are saved.
+func (s *setup) forget(ks KeyStore) {
+	if err := ks.Delete(); err != nil && s.log != nil {
+		s.log("remove the API key from its old place", "where", ks.Where(), "err", err)
+	}
 }
 
 // DetectReaders implements ui.Setup.
@@ -329,38 +484,52 @@ func (s *setup) CheckAPI(ctx context.Context, baseURL, key string) error {
 	return errors.New(lang.L("The payment service answered with an error: {{.Err}}", map[string]any{"Err": string(s.scrub.Scrub([]byte(err.Error())))}))
 }
 
-// CheckPIN implements ui.Setup.
-// With no till open (it could not start), the PIN is checked against the
-// saved hash, without the lockout the till keeps.
+// CheckPIN implements ui.Setup. With no till open (it could not start,
+// or the demo is on screen), the PIN is checked against the hash in the
+// config file, even one that fails validation, with the same lockout and
+// lockout state file as the till's.
 func (s *setup) CheckPIN(pin string) error {
 	if s.till != nil {
 		return s.till.checkManagerPIN(pin)
 	}
-	c, err := s.base()
-	if err != nil || c.ManagerPINHash == "" {
-		return nil // nothing to protect: a first run, or a file the form replaces
+	if s.pin == nil {
+		hash, err := savedPINHash(s.paths.ConfigFile)
+		if err != nil {
+			return fmt.Errorf("check the manager PIN: %w", err)
+		}
+		if hash == "" {
+			return nil // nothing to protect: a first run, or a file the form replaces
+		}
+		c, _ := s.base() // decoded even when it does not validate
+		state := manager.StateFile(filepath.Join(filepath.Dir(s.dbPath(c)), "manager-pin.json"))
+		s.pin = &manager.Guard{Hash: hash, Now: s.now, Load: state.Load, Save: state.Save}
 	}
-	ok, err := manager.Verify(c.ManagerPINHash, pin)
+	err := s.pin.Check(pin)
 	switch {
-	case err != nil:
-		return fmt.Errorf("check the manager PIN: %w", err)
-	case !ok:
-		return fmt.Errorf("%w: %w", ui.ErrWrongPIN, manager.ErrWrongPIN)
+	case err == nil:
+		return nil
+	case errors.Is(err, manager.ErrWrongPIN), errors.Is(err, manager.ErrLocked), errors.Is(err, manager.ErrBadPIN):
+		return fmt.Errorf("%w: %w", ui.ErrWrongPIN, err)
 	}
-	return nil
+	return fmt.Errorf("check the manager PIN: %w", err)
 }
 
-// offlineStored counts the card payments taken offline and not yet
-// forwarded.
-func (t *Till) offlineStored() (int, error) {
-	var n int
-	err := t.store.View(func(tx *queue.Tx) error {
-		list, err := storedList.load(tx)
-		n = len(list)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("count stored offline payments: %w", err)
+// savedPINHash reads the manager PIN hash from the config file without
+// validating the rest, so that a damaged or hand-edited file keeps its
+// PIN. A file that is not there, or not JSON at all, has none.
+func savedPINHash(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", err
 	}
-	return n, nil
+	var v struct {
+		Hash string `json:"manager_pin_hash"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return "", nil
+	}
+	return v.Hash, nil
 }

@@ -47,6 +47,11 @@ blocks the later entries of its own order (reported as StateBlocked) until a
 manager calls RequeueDead (same idempotency key, attempts reset) or
 DiscardDead. Completed and discarded entries are kept in a history bucket.
 
+Freeze stops new entries, for a till about to be moved to another lane or
+payment service: its check runs in the transaction that sets the freeze, so
+"nothing is unsent" stays true until Thaw or Close, and every later Enqueue
+fails with ErrFrozen. Queued entries still drain.
+
 A few small named values (a key of at most MaxValueKeyLen printable ASCII
 bytes, a value of 1 to MaxValueLen bytes) live in the same file, so that
 bookkeeping commits in the same transaction as the orders it concerns. The

@@ -151,7 +151,7 @@ func clip(s string, n int) string {
 
 // secretRE matches payment API secret and restricted keys so that they never
 // reach the database through an error message.
-var secretRE = regexp.MustCompile(`\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]+`)
+var secretRE = regexp.MustCompile(`((?:sk|rk)_(?:live|test)_|whsec_)[A-Za-z0-9]+`)
 
 // cleanError redacts secrets and bounds the length of an error message.
 func cleanError(s string) string {

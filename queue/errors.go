@@ -52,6 +52,11 @@ var (
 	// ErrNotDead is returned by RequeueDead and DiscardDead when the entry
 	// exists but is not a dead letter.
 	ErrNotDead = errors.New("entry is not a dead letter")
+
+	// ErrFrozen is returned by Enqueue between Store.Freeze and
+	// Store.Thaw: the till is being moved to another lane or payment
+	// service and nothing may be queued for the old one.
+	ErrFrozen = errors.New("outbox is frozen")
 )
 
 // CorruptError reports a database file that cannot be trusted. It matches

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -55,6 +56,7 @@ type Store struct {
 	onChange func()
 	log      *slog.Logger
 	gen      uint64 // this opening's generation; leases carry it
+	frozen   atomic.Bool
 }
 
 // DefaultPath returns the default database file, till.db in a "till"
@@ -298,6 +300,27 @@ func (s *Store) Close() error {
 // nil; any error rolls back everything fn did. This is how a sale is saved
 // together with the outbox entries it causes.
 func (s *Store) Update(fn func(*Tx) error) error { return s.run(true, fn) }
+
+// Freeze stops new outbox entries: once it returns nil, every Enqueue
+// fails with ErrFrozen until Thaw. check runs in the write transaction
+// that sets the freeze, so it sees every entry enqueued before the freeze
+// and none can slip in after it; when check fails, the store is left as
+// it was and its error is returned. Entries already queued are still
+// leased and completed as usual.
+func (s *Store) Freeze(check func(*Tx) error) error {
+	return s.Update(func(tx *Tx) error {
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
+		s.frozen.Store(true)
+		return nil
+	})
+}
+
+// Thaw ends a Freeze.
+func (s *Store) Thaw() { s.frozen.Store(false) }
 
 // View runs fn in a read-only transaction with a consistent snapshot.
 func (s *Store) View(fn func(*Tx) error) error { return s.run(false, fn) }

@@ -218,7 +218,8 @@ func (tx *Tx) OrderCount() (int, error) {
 // Enqueue adds an operation to the outbox in this transaction, behind the
 // order's earlier entries. The order must already be stored (in this
 // transaction or before). The returned entry carries its sequence and its
-// idempotency key, both fixed for good.
+// idempotency key, both fixed for good. While the store is frozen
+// (Store.Freeze) it fails with ErrFrozen.
 func (tx *Tx) Enqueue(n NewEntry) (Entry, error) {
 	defer tx.guard()
 	if err := ValidOrderID(n.OrderID); err != nil {
@@ -232,6 +233,9 @@ func (tx *Tx) Enqueue(n NewEntry) (Entry, error) {
 	}
 	if tx.orders.Get([]byte(n.OrderID)) == nil {
 		return Entry{}, fmt.Errorf("enqueue %s for order %s: order %w", n.Op, n.OrderID, ErrNotFound)
+	}
+	if tx.s.frozen.Load() {
+		return Entry{}, fmt.Errorf("enqueue %s for order %s: %w", n.Op, n.OrderID, ErrFrozen)
 	}
 	seq, err := tx.outbox.NextSequence()
 	if err != nil {
