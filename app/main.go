@@ -473,9 +473,9 @@ func (r *runner) problemScreen(err error) fyne.CanvasObject {
 		p.Title = "The configuration needs fixing"
 		p.Detail = ""
 		if configExists(r.paths.ConfigFile) {
-			p.Actions = []ui.Action{{Label: "Open the settings", Run: func() error {
+			p.Actions = []ui.Action{{Label: "Open the settings", Stay: true, Run: func() error {
 				r.do(r.showSettings)
-				return errors.New("the settings are open in their own window")
+				return nil
 			}}}
 		}
 	}

@@ -111,3 +111,35 @@ func TestProblemScreenCopiesDiagnostics(t *testing.T) {
 		}
 	})
 }
+
+// TestProblemActionStay: an action that opens another window leaves the
+// problem screen usable (its buttons enabled again, no message), while a
+// failing one shows its error.
+func TestProblemActionStay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opened := make(chan struct{}, 1)
+		s := NewProblemScreen(ProblemParams{Title: "The configuration needs fixing", Quit: func() {},
+			Actions: []Action{
+				{Label: "Open the settings", Stay: true, Run: func() error { opened <- struct{}{}; return nil }},
+				{Label: "Move it aside", Run: func() error { return errors.New("the folder is read-only") }},
+			}})
+		w := test.NewTempApp(t).NewWindow("Till")
+		w.SetContent(s.Content())
+		w.Resize(fyne.NewSize(800, 600))
+		c := w.Canvas()
+
+		open := button(t, c, "Open the settings")
+		tap(open)
+		<-opened
+		synctest.Wait()
+		if open.Disabled() || button(t, c, "Move it aside").Disabled() {
+			t.Error("buttons still disabled after an action that stays")
+		}
+		tap(button(t, c, "Move it aside"))
+		synctest.Wait()
+		wantShown(t, c, "the folder is read-only")
+		if open.Disabled() {
+			t.Error("buttons disabled after a failed action")
+		}
+	})
+}

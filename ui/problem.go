@@ -78,12 +78,16 @@ func (s *ProblemScreen) run(a Action) {
 	}
 	go func() {
 		err := a.Run()
-		if err == nil {
+		if err == nil && !a.Stay {
 			return // the action moved on: this screen has been replaced
 		}
 		fyne.Do(func() {
 			for _, b := range s.buttons {
 				b.Enable()
+			}
+			if err == nil {
+				s.status.Hide()
+				return
 			}
 			s.status.SetText(err.Error())
 			s.status.Show()
