@@ -10,6 +10,10 @@ GO ?= go
 # rather than falling back to git.
 export GOPROXY ?= https://proxy.golang.org
 export CGO_ENABLED := 1
+# Every build trims its paths: release binaries carry no build machine's
+# paths, and the dependencies `go vet` compiles are the very ones the Linux
+# package build links (a cold CI run compiles Fyne once for both, not twice).
+export GOFLAGS ?= -trimpath
 # Scratch space for the screenshot and cold-start runs.
 TMPDIR_TILL ?= /tmp/till-make
 
