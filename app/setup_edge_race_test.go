@@ -22,18 +22,7 @@ func TestSaveFreezesTheOpenTill(t *testing.T) {
 		s := newTestSetup(t, &stubKeyring{})
 		s.till = till
 		cfg := till.cfg
-		cfg.API.KeyStore = KeyInFile
-		if err := SaveConfig(s.paths.ConfigFile, cfg); err != nil {
-			t.Fatal(err)
-		}
-		if err := (&fileKeyStore{path: s.paths.KeyFile}).Set(cfg.API.Key); err != nil {
-			t.Fatal(err)
-		}
-		f, err := s.Form()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.PIN, f.PINAgain = "1357", "1357"
+		f := savedSettings(t, s, cfg)
 		f.APIBaseURL = "https://api.example.com"
 		f.APIKey = "sk_test_moved_0123456789"
 
@@ -67,18 +56,7 @@ func TestFailedSaveThawsTheTill(t *testing.T) {
 		s := newTestSetup(t, &stubKeyring{})
 		s.till = till
 		cfg := till.cfg
-		cfg.API.KeyStore = KeyInFile
-		if err := SaveConfig(s.paths.ConfigFile, cfg); err != nil {
-			t.Fatal(err)
-		}
-		if err := (&fileKeyStore{path: s.paths.KeyFile}).Set(cfg.API.Key); err != nil {
-			t.Fatal(err)
-		}
-		f, err := s.Form()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.PIN, f.PINAgain = "1357", "1357"
+		f := savedSettings(t, s, cfg)
 		f.APIBaseURL = "https://api.example.com"
 		cfgDir := filepath.Dir(s.paths.ConfigFile)
 		if err := os.RemoveAll(cfgDir); err != nil {

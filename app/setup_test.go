@@ -237,18 +237,7 @@ func TestSettingsRefuseMovingUnsentPayments(t *testing.T) {
 		s := newTestSetup(t, &stubKeyring{})
 		s.till = till
 		cfg := till.cfg
-		cfg.API.KeyStore = KeyInFile
-		if err := SaveConfig(s.paths.ConfigFile, cfg); err != nil {
-			t.Fatal(err)
-		}
-		if err := (&fileKeyStore{path: s.paths.KeyFile}).Set(cfg.API.Key); err != nil {
-			t.Fatal(err)
-		}
-		f, err := s.Form()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.PIN, f.PINAgain = "1357", "1357"
+		f := savedSettings(t, s, cfg)
 		moved := f
 		moved.APIBaseURL = "https://api.example.com"
 		if p := s.Validate(moved); len(p) != 0 {
@@ -269,4 +258,23 @@ func TestSettingsRefuseMovingUnsentPayments(t *testing.T) {
 			t.Errorf("changing only the PIN is refused: %+v", p)
 		}
 	})
+}
+
+// savedSettings saves cfg as the settings' config, its key in the user
+// file, and returns the settings form it gives, with a new PIN typed.
+func savedSettings(t *testing.T, s *setup, cfg Config) ui.SetupForm {
+	t.Helper()
+	cfg.API.KeyStore = KeyInFile
+	if err := SaveConfig(s.paths.ConfigFile, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&fileKeyStore{path: s.paths.KeyFile}).Set(cfg.API.Key); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Form()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.PIN, f.PINAgain = "1357", "1357"
+	return f
 }
