@@ -18,11 +18,8 @@ import (
 // for the old one.
 func TestSaveFreezesTheOpenTill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		till, _ := openTill(t, nil)
-		s := newTestSetup(t, &stubKeyring{})
-		s.till = till
+		till, s, f := openSettings(t)
 		cfg := till.cfg
-		f := savedSettings(t, s, cfg)
 		f.APIBaseURL = "https://api.example.com"
 		f.APIKey = "sk_test_moved_0123456789"
 
@@ -52,11 +49,7 @@ func TestSaveFreezesTheOpenTill(t *testing.T) {
 // the open till selling as before.
 func TestFailedSaveThawsTheTill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		till, _ := openTill(t, nil)
-		s := newTestSetup(t, &stubKeyring{})
-		s.till = till
-		cfg := till.cfg
-		f := savedSettings(t, s, cfg)
+		till, s, f := openSettings(t)
 		f.APIBaseURL = "https://api.example.com"
 		cfgDir := filepath.Dir(s.paths.ConfigFile)
 		if err := os.RemoveAll(cfgDir); err != nil {

@@ -233,11 +233,7 @@ func TestSetupDetectReaders(t *testing.T) {
 // send keeps its lane, currency and payment service until it is sent.
 func TestSettingsRefuseMovingUnsentPayments(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		till, _ := openTill(t, nil)
-		s := newTestSetup(t, &stubKeyring{})
-		s.till = till
-		cfg := till.cfg
-		f := savedSettings(t, s, cfg)
+		till, s, f := openSettings(t)
 		moved := f
 		moved.APIBaseURL = "https://api.example.com"
 		if p := s.Validate(moved); len(p) != 0 {
@@ -277,4 +273,14 @@ func savedSettings(t *testing.T, s *setup, cfg Config) ui.SetupForm {
 	}
 	f.PIN, f.PINAgain = "1357", "1357"
 	return f
+}
+
+// openSettings opens a till (its API never answers) and the settings of
+// it, saved, with the form they give.
+func openSettings(t *testing.T) (*Till, *setup, ui.SetupForm) {
+	t.Helper()
+	till, _ := openTill(t, nil)
+	s := newTestSetup(t, &stubKeyring{})
+	s.till = till
+	return till, s, savedSettings(t, s, till.cfg)
 }
