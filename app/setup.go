@@ -149,9 +149,7 @@ func (s *setup) Validate(f ui.SetupForm) []ui.FieldProblem {
 
 // moves says whether c takes the till to another lane, currency or
 // payment service than old.
-func moves(old, c Config) bool {
-	return old.Lane != c.Lane || old.Currency != c.Currency || old.API.BaseURL != c.API.BaseURL
-}
+func moves(old, c Config) bool { return len(movedFields(old, c, "")) > 0 }
 
 // errUnsent stops a freeze for a move while payment messages are unsent.
 var errUnsent = errors.New("payment messages are still to be sent")
@@ -350,14 +348,18 @@ func (s *setup) Save(f ui.SetupForm) (err error) {
 			}
 		}()
 	}
+	// undo puts the key store back as it was if Save fails once it is set;
+	// after removes the copy the new config no longer names once it is saved.
+	var undo, after func()
+	defer func() {
+		if err != nil && undo != nil {
+			undo()
+		}
+	}()
 	old, err := keyStoreFor(base.API.KeyStore, s.kr, s.paths)
 	if err != nil {
 		old = &fileKeyStore{path: s.paths.KeyFile}
 	}
-	var (
-		undo  func() // puts the key store back as it was before Save
-		after func() // removes the copy the new config no longer names
-	)
 	switch {
 	case f.UseSandbox:
 		// No key is kept for a payment service the till no longer uses.
@@ -396,17 +398,11 @@ func (s *setup) Save(f ui.SetupForm) (err error) {
 	if f.PIN != "" {
 		h, err := manager.HashPIN(f.PIN)
 		if err != nil {
-			if undo != nil {
-				undo()
-			}
 			return fmt.Errorf("save settings: %w", err)
 		}
 		c.ManagerPINHash = h
 	}
 	if err := SaveConfig(s.paths.ConfigFile, c); err != nil {
-		if undo != nil {
-			undo()
-		}
 		return fmt.Errorf("save settings: %w", err)
 	}
 	if after != nil {
