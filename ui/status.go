@@ -45,9 +45,10 @@ type StatusSource interface {
 type Action struct {
 	Label string
 	Run   func() error
-	// Stay says the screen stays after Run succeeds, its buttons usable
-	// again: for an action that opens another window. Otherwise success
-	// means the action has replaced the screen.
+	// Stay, on the problem screen, says the screen stays after Run
+	// succeeds, its buttons usable again: for an action that opens another
+	// window. Otherwise success there means the action has replaced the
+	// screen. The status screen always stays and ignores it.
 	Stay bool
 }
 
