@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -586,7 +587,14 @@ func TestConcurrentDrainers(t *testing.T) {
 		order string
 		seq   uint64
 	}
-	results := make(chan done, orders*3)
+	// Completions are recorded inside Complete's own write transaction:
+	// bbolt runs one writer at a time, so this slice is in commit order.
+	// (Recording after Complete returned would not be: a drainer can be
+	// descheduled there while another leases and completes the next entry.)
+	var (
+		mu        sync.Mutex
+		completed []done
+	)
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
@@ -604,11 +612,16 @@ func TestConcurrentDrainers(t *testing.T) {
 					errs <- err
 					return
 				}
-				if err := s.Complete(l, nil); err != nil {
+				err = s.Complete(l, func(*Tx) error {
+					mu.Lock()
+					completed = append(completed, done{l.Entry.OrderID, l.Entry.Seq})
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
 					errs <- err
 					return
 				}
-				results <- done{l.Entry.OrderID, l.Entry.Seq}
 			}
 		}()
 	}
@@ -617,10 +630,9 @@ func TestConcurrentDrainers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(results)
 	last := map[string]uint64{}
 	seen := map[uint64]bool{}
-	for r := range results {
+	for _, r := range completed {
 		if seen[r.seq] {
 			t.Fatalf("entry %d completed twice", r.seq)
 		}
