@@ -156,6 +156,9 @@ func TestChaos(t *testing.T) {
 		{Method: "POST", Path: "/v1/payment_intents/*/capture", Kind: sandbox.FaultDropAfterCommit, Probability: 0.05},
 		{Method: "POST", Kind: sandbox.FaultRateLimit, Probability: 0.005},
 		{Kind: sandbox.FaultLatency, LatencyMS: 5, Probability: 0.1},
+		// Last, so the seeded draws of the rules above are unchanged: one
+		// certain fault, so that a short run with lucky draws still has one.
+		{Method: "POST", Path: "/v1/payment_intents/*/capture", Kind: sandbox.FaultErrorAfterCommit, Times: 1},
 	}})
 
 	committed := map[string]bool{}
