@@ -177,11 +177,7 @@ func (t *Till) processCollected(ctx context.Context, orderID string, got reader.
 		return err
 	}
 	// The card is in the outbox's hands now: release it on the reader.
-	show, cancelShow := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancelShow()
-	if err := t.reader.SetDisplay(show, reader.Display{Screen: wire.ScreenMessage, Message: "Processing…"}); err != nil {
-		t.log.Warn("show processing on the reader", "order", orderID, "err", err)
-	}
+	t.showOnReader(ctx, orderID, "processing", reader.Display{Screen: wire.ScreenMessage, Message: "Processing…"})
 	return nil
 }
 

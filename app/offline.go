@@ -280,11 +280,7 @@ func (t *Till) CollectOffline(ctx context.Context, orderID string) (reader.Colle
 		}
 		return got, fmt.Errorf("collect card offline for order %s: %w", orderID, err)
 	}
-	show, cancelShow := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancelShow()
-	if err := t.reader.SetDisplay(show, reader.Display{Screen: wire.ScreenMessage, Message: "Approved offline"}); err != nil {
-		t.log.Warn("show offline approval on the reader", "order", orderID, "err", err)
-	}
+	t.showOnReader(ctx, orderID, "offline approval", reader.Display{Screen: wire.ScreenMessage, Message: "Approved offline"})
 	return got, nil
 }
 

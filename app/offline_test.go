@@ -14,6 +14,7 @@ import (
 	"github.com/tillpos/till/app/order"
 	"github.com/tillpos/till/queue"
 	"github.com/tillpos/till/reader/sim"
+	"github.com/tillpos/till/reader/wire"
 	"github.com/tillpos/till/sync/reconcile"
 	"github.com/tillpos/till/ui"
 )
@@ -116,6 +117,10 @@ func TestOfflineCardSaleForwardedWhenTheConnectionReturns(t *testing.T) {
 	}
 	raw := payloadOf(t, ot, o, tn)
 	assertNotInStore(t, ot.liveTill, raw)
+	// The customer is told the card was taken offline.
+	waitDisplay(t, ctx, ot.Simulator(), "the offline approval", func(d wire.Display) bool {
+		return d.Screen == wire.ScreenThankYou && d.Message == "Approved offline. Thank you!"
+	})
 
 	// The connection returns: created, confirmed with the payload,
 	// captured — one PaymentIntent, marked offline by the service.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2/lang"
@@ -43,9 +44,10 @@ type Register struct {
 	// found are the customers of the last search, for SetCustomer.
 	found []ui.CustomerView
 
-	kick chan struct{} // a customer-display refresh is due
-	stop context.CancelFunc
-	done chan struct{}
+	kick  chan struct{} // a customer-display refresh is due
+	stale atomic.Bool   // the till wrote the customer display behind the loop
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 // cardRun is one run of the card worker for the current sale.
@@ -82,7 +84,7 @@ func (t *Till) NewRegister() (*Register, error) {
 	r.id = id
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
-	t.setReaderActivity(r.readerActivity)
+	t.attachRegister(r.readerActivity, r.displayWritten)
 	// The outbox settles sales too (an approval the worker no longer
 	// watched): every store change may change what the customer sees.
 	t.Subscribe(r.kickDisplay)
@@ -129,7 +131,7 @@ func (r *Register) Close() {
 	}
 	r.stop()
 	<-r.done
-	r.t.setReaderActivity(nil)
+	r.t.attachRegister(nil, nil)
 }
 
 // unfinishedSale finds the lane's newest order that is still open or

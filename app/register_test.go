@@ -127,9 +127,11 @@ func TestRegisterCardSaleDeclinedThenApproved(t *testing.T) {
 	if len(v.Lines) != 2 || v.Lines[0].Quantity != 2 || !v.CanCharge {
 		t.Fatalf("cart after scans: %+v", v)
 	}
-	// The customer display shows the cart (in the API's minor units).
+	// The customer display shows the cart (in the API's minor units). The
+	// wait is for the whole cart: the display may be sent between the
+	// second scan and the third, showing two lines with water once.
 	shown := waitDisplay(t, ctx, lt.Simulator(), "the cart", func(d wire.Display) bool {
-		return d.Screen == wire.ScreenCart && d.Cart != nil && len(d.Cart.Lines) == 2
+		return d.Screen == wire.ScreenCart && d.Cart != nil && len(d.Cart.Lines) == 2 && d.Cart.Lines[0].Quantity == 2
 	})
 	if shown.Cart.Total != 1120 || shown.Cart.Currency != "chf" || shown.Cart.Lines[0].Quantity != 2 {
 		t.Fatalf("customer display: %+v, want 2 lines totalling 1120 chf", shown.Cart)

@@ -355,8 +355,16 @@ func (r *Register) displayLoop(ctx context.Context) {
 			return
 		case <-debounce.C:
 		}
+		if r.stale.Swap(false) {
+			last = nil
+		}
 		d, ok := r.customerDisplay()
-		if !ok || (last != nil && reflect.DeepEqual(*last, d)) {
+		if !ok {
+			// The reader shows its own prompts: whatever comes next is sent.
+			last = nil
+			continue
+		}
+		if last != nil && reflect.DeepEqual(*last, d) {
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -391,9 +399,16 @@ func (r *Register) customerDisplay() (reader.Display, bool) {
 	}
 	switch o.Status() {
 	case order.StatusTendering:
-		return r.t.walletDisplay(o)
+		if d, ok := r.t.walletDisplay(o); ok {
+			return d, true
+		}
+		return r.cardDisplay(o)
 	case order.StatusCompleted:
-		return reader.Display{Screen: wire.ScreenThankYou, Message: "Thank you!"}, true
+		msg := "Thank you!"
+		if c, ok := CurrentCard(o); ok && c.Payment.Offline {
+			msg = "Approved offline. Thank you!"
+		}
+		return reader.Display{Screen: wire.ScreenThankYou, Message: msg}, true
 	case order.StatusVoided:
 		return reader.Display{Screen: wire.ScreenIdle}, true
 	}
@@ -403,6 +418,56 @@ func (r *Register) customerDisplay() (reader.Display, bool) {
 		return reader.Display{}, false
 	}
 	return reader.Display{Screen: wire.ScreenCart, Cart: cart}, true
+}
+
+// cardDisplay is the customer display during a card payment: nothing of
+// the till's while the reader collects, "Processing…" once the card is
+// read and its confirmation is on its way, "Card declined" after a
+// decline until the next attempt.
+func (r *Register) cardDisplay(o *order.Order) (reader.Display, bool) {
+	tender, ok := CurrentCard(o)
+	if !ok {
+		return reader.Display{}, false
+	}
+	switch tender.Payment.Status {
+	case order.PaymentRequiresConfirmation, order.PaymentProcessing:
+		return reader.Display{Screen: wire.ScreenMessage, Message: "Processing…"}, true
+	case order.PaymentRequiresPaymentMethod:
+		r.mu.Lock()
+		collecting := r.run != nil && (r.card.Step == ui.CardCreating || r.card.Step == ui.CardPresent || r.card.Step == ui.CardReading)
+		r.mu.Unlock()
+		if tender.Payment.Decline != nil && !collecting {
+			return reader.Display{Screen: wire.ScreenMessage, Message: "Card declined"}, true
+		}
+	}
+	return reader.Display{}, false
+}
+
+// showOnReader puts d on the reader for orderID's payment. A SetDisplay
+// also releases a reader holding a collected card (docs/reader-protocol.md
+// §11), so it goes at once, not through a register's debounced display
+// loop. An open register is then told, so that a screen its loop sent in
+// the meantime ("Thank you!" as the payment went through) is sent again
+// rather than left covered by this late one.
+func (t *Till) showOnReader(ctx context.Context, orderID, what string, d reader.Display) {
+	show, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := t.reader.SetDisplay(show, d); err != nil {
+		t.log.Warn("show "+what+" on the reader", "order", orderID, "err", err)
+	}
+	t.mu.Lock()
+	wrote := t.displayWritten
+	t.mu.Unlock()
+	if wrote != nil {
+		wrote()
+	}
+}
+
+// displayWritten is told that the till wrote the customer display itself:
+// the loop's idea of what the reader shows is stale.
+func (r *Register) displayWritten() {
+	r.stale.Store(true)
+	r.kickDisplay()
 }
 
 // readerCart is the cart in the payment API's units, as the reader
@@ -435,11 +500,12 @@ func (r *Register) readerCart(o *order.Order) (*reader.Cart, error) {
 	return c, nil
 }
 
-// setReaderActivity routes the reader's collection events to fn (the
-// register), or nowhere.
-func (t *Till) setReaderActivity(fn func(reader.Event)) {
+// attachRegister routes the reader's collection events to an open
+// register and tells it when the till writes the customer display itself;
+// nil, nil detaches it.
+func (t *Till) attachRegister(activity func(reader.Event), wrote func()) {
 	t.mu.Lock()
-	t.readerActivity = fn
+	t.readerActivity, t.displayWritten = activity, wrote
 	t.mu.Unlock()
 }
 

@@ -91,9 +91,12 @@ type Till struct {
 	stopped chan struct{} // closed when the drainer's Run has returned; nil before Start
 	stop    context.CancelFunc
 
-	readerState    reader.State // from the reader's events, under mu
-	readerErr      error
-	readerActivity func(reader.Event) // the register's, while one is open; under mu
+	readerState reader.State // from the reader's events, under mu
+	readerErr   error
+	// The open register's hooks, under mu: the reader's collection events,
+	// and word that the till wrote the customer display itself.
+	readerActivity func(reader.Event)
+	displayWritten func()
 
 	pin *manager.Guard
 	// seal keeps the payloads of card payments taken offline.

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tillpos/till/reader"
+	"github.com/tillpos/till/reader/wire"
+	"github.com/tillpos/till/ui"
+)
+
+// holdConfirms is a server in front of the sandbox that parks every card
+// confirmation until the test lets it through, so the test can look at
+// the reader while the till waits for the payment service's answer.
+type holdConfirms struct {
+	next    http.Handler
+	held    chan struct{} // a confirmation arrived and is parked
+	release chan struct{} // lets one parked confirmation through
+	stop    chan struct{} // closed at cleanup: nothing is parked any more
+}
+
+func (h *holdConfirms) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/confirm") {
+		for _, ch := range []chan struct{}{h.held, h.release} {
+			select {
+			case ch <- struct{}{}:
+			case <-h.stop:
+			case <-r.Context().Done():
+			}
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+func (h *holdConfirms) await(t *testing.T, ctx context.Context) {
+	t.Helper()
+	select {
+	case <-h.held:
+	case <-ctx.Done():
+		t.Fatal("no card confirmation reached the payment service")
+	}
+}
+
+func (h *holdConfirms) letThrough(t *testing.T, ctx context.Context) {
+	t.Helper()
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		t.Fatal("the parked confirmation is gone")
+	}
+}
+
+// TestRegisterCustomerDisplayThroughCardSale: with a register open, what
+// the customer sees comes from the sale's state, written by the register's
+// display loop alone: "Processing…" while the card's confirmation is with
+// the payment service, "Card declined" after a decline, "Processing…"
+// again for the next card, and "Thank you!" once paid.
+func TestRegisterCustomerDisplayThroughCardSale(t *testing.T) {
+	h := &holdConfirms{held: make(chan struct{}), release: make(chan struct{}), stop: make(chan struct{})}
+	lt := openLiveTillWith(t, nil, func(next http.Handler) http.Handler { h.next = next; return h })
+	t.Cleanup(func() { close(h.stop) })
+	ctx := testCtx(t)
+	r := openRegister(t, lt)
+	ringUp(t, r)
+	message := func(m string) func(wire.Display) bool {
+		return func(d wire.Display) bool { return d.Screen == wire.ScreenMessage && d.Message == m }
+	}
+
+	mustDo(t, "charge", r.ChargeCard())
+	tapWhenAsked(t, ctx, lt, r, "charge_declined_insufficient_funds")
+	h.await(t, ctx)
+	waitDisplay(t, ctx, lt.Simulator(), "processing", message("Processing…"))
+	h.letThrough(t, ctx)
+	waitSale(t, ctx, r, "declined", stepIs(ui.CardDeclined))
+	waitDisplay(t, ctx, lt.Simulator(), "the decline", message("Card declined"))
+
+	mustDo(t, "retry", r.RetryCard())
+	tapWhenAsked(t, ctx, lt, r, "visa")
+	h.await(t, ctx)
+	waitDisplay(t, ctx, lt.Simulator(), "processing the second card", message("Processing…"))
+	h.letThrough(t, ctx)
+	waitSale(t, ctx, r, "paid", stageIs(ui.StageDone))
+	d := waitDisplay(t, ctx, lt.Simulator(), "thank you", func(d wire.Display) bool { return d.Screen == wire.ScreenThankYou })
+	if d.Message != "Thank you!" {
+		t.Errorf("thank-you screen says %q", d.Message)
+	}
+}
+
+// TestLateDisplayWriteIsCoveredAgain: the card worker writes the reader
+// itself (SetDisplay is what releases a reader holding a collected card),
+// and that write can land after the register's display loop has moved on.
+// The loop is told, and puts its own screen back over the late one.
+func TestLateDisplayWriteIsCoveredAgain(t *testing.T) {
+	var mu sync.Mutex
+	tick := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	lt := openLiveTillWith(t, func(p *Params) {
+		// Every screen the reader takes gets a later time than the one before.
+		p.Simulator.Now = func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			tick = tick.Add(time.Second)
+			return tick
+		}
+	}, nil)
+	ctx := testCtx(t)
+	r := openRegister(t, lt)
+	ringUp(t, r)
+	mustDo(t, "cash", r.PayCash("20"))
+	sim := lt.Simulator()
+	waitDisplay(t, ctx, sim, "thank you", func(d wire.Display) bool { return d.Screen == wire.ScreenThankYou })
+	before := sim.Snapshot().DisplayAt
+
+	lt.showOnReader(ctx, r.Sale().OrderID, "a late screen", reader.Display{Screen: wire.ScreenMessage, Message: "Processing…"})
+	for {
+		changed := sim.Changed()
+		if s := sim.Snapshot(); s.Display.Screen == wire.ScreenThankYou && s.DisplayAt.After(before) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("the late screen was left on the reader: %+v", sim.Snapshot().Display)
+		}
+	}
+}
