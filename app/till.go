@@ -296,6 +296,12 @@ func (t *Till) Close() error {
 	if t.reader != nil {
 		errs = append(errs, t.reader.Close())
 	}
+	if t.sim != nil {
+		// The built-in reader's end of the closed connection winds down
+		// and logs it; nothing of it may outlive the till (nor write to
+		// a log file the caller is about to close).
+		t.sim.WaitDialed()
+	}
 	if t.sandbox != nil {
 		errs = append(errs, t.sandbox.Close())
 	}

@@ -182,6 +182,7 @@ type Device struct {
 	log  *slog.Logger
 
 	notifyMu sync.Mutex // serialises OnChange calls
+	dialed   sync.WaitGroup // the connections the Dialer serves
 
 	mu        sync.Mutex
 	dirty     bool

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -715,4 +717,42 @@ func TestTestCards(t *testing.T) {
 	if p := PhaseProcessing.String(); p != "processing" {
 		t.Errorf("Phase string %q", p)
 	}
+}
+
+// TestWaitDialed: once the host has closed its end, WaitDialed returns
+// only after the device has finished with the connection, its last log
+// line included, so nothing of it outlives a host that closed and waited.
+func TestWaitDialed(t *testing.T) {
+	var mu sync.Mutex
+	var logged bytes.Buffer
+	d := New(Options{Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))})
+	tr, err := d.Dialer().Dial(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRawHost(t, tr)
+	h.identify()
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d.WaitDialed()
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "host connection ended") {
+		t.Fatalf("WaitDialed returned before the connection was wound down; log:\n%s", logged.String())
+	}
+	if s := d.Snapshot(); s.Connected {
+		t.Errorf("still connected after WaitDialed: %+v", s)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

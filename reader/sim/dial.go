@@ -28,7 +28,7 @@ func (p dialer) Dial(ctx context.Context) (reader.Transport, error) {
 		host, dev := reader.Pipe()
 		s, err := d.attach(dev)
 		if err == nil {
-			go func() { _ = d.run(context.Background(), s) }()
+			d.dialed.Go(func() { _ = d.run(context.Background(), s) })
 			return host, nil
 		}
 		_ = host.Close()
@@ -49,6 +49,13 @@ func (p dialer) Dial(ctx context.Context) (reader.Transport, error) {
 		}
 	}
 }
+
+// WaitDialed returns once every connection made by the Dialer has been
+// served to its end: the host closed its end, or a later Dial replaced
+// it. Call it after closing the host ends, once nothing dials any more; a
+// host that keeps its transport open keeps WaitDialed waiting. The device
+// logs nothing about those connections after it returns.
+func (d *Device) WaitDialed() { d.dialed.Wait() }
 
 // ServeListener accepts hosts on ln one after another and serves each
 // (Serve); a host that connects while another is served, or while the
