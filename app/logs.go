@@ -28,15 +28,26 @@ const (
 // API keys, so a key that reaches a log line by some path nobody foresaw
 // is still not written. The closer flushes and closes the file.
 func openLog(dir string, stderr io.Writer, keys *scrubber) (*slog.Logger, io.Closer, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("open log: %w", err)
-	}
-	rot := &lumberjack.Logger{
+	return startLog(logRotator(dir), stderr, keys)
+}
+
+// logRotator is the rotation of dir/till.log. Caveat: lumberjack
+// compresses a rotated file on a goroutine of its own, which Close does
+// not wait for.
+func logRotator(dir string) *lumberjack.Logger {
+	return &lumberjack.Logger{
 		Filename:   filepath.Join(dir, logFile),
 		MaxSize:    logMaxMB,
 		MaxBackups: logBackups,
 		MaxAge:     logMaxDays,
 		Compress:   true,
+	}
+}
+
+// startLog is openLog on a given rotation.
+func startLog(rot *lumberjack.Logger, stderr io.Writer, keys *scrubber) (*slog.Logger, io.Closer, error) {
+	if err := os.MkdirAll(filepath.Dir(rot.Filename), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("open log: %w", err)
 	}
 	// Fail now, with the path, rather than silently on the first record.
 	if _, err := rot.Write(nil); err != nil {

@@ -274,7 +274,15 @@ func TestLogScrubsKeys(t *testing.T) {
 
 func TestLogRotates(t *testing.T) {
 	dir := t.TempDir()
-	log, closer, err := openLog(dir, discard{}, &scrubber{})
+	rot := logRotator(dir)
+	if !rot.Compress || rot.MaxBackups != logBackups || rot.MaxAge != logMaxDays {
+		t.Errorf("the till's log rotation: %+v", rot)
+	}
+	// Rotation without compression: lumberjack compresses on a goroutine
+	// that outlives Close, and could still be writing the .gz when the
+	// temporary directory is removed.
+	rot.Compress = false
+	log, closer, err := startLog(rot, discard{}, &scrubber{})
 	if err != nil {
 		t.Fatal(err)
 	}
