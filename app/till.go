@@ -202,8 +202,12 @@ func (t *Till) wireDrainer(p Params) error {
 		Concurrency: p.DrainConcurrency,
 		Backoff:     p.DrainBackoff,
 		Probe:       t.client.Probe,
-		Now:         t.now,
-		Logger:      t.log,
+		// The client's own bound, not the drainer's 1 s: one slow TLS
+		// handshake on the shop's Wi-Fi is not an outage, and going
+		// offline takes cards at the shop's risk.
+		ProbeTimeout: api.DefaultProbeTimeout,
+		Now:          t.now,
+		Logger:       t.log,
 		OnEvent: func(ev drain.Event) {
 			if p.OnDrainEvent != nil {
 				p.OnDrainEvent(ev)
