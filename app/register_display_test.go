@@ -36,21 +36,14 @@ func (h *holdConfirms) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(w, r)
 }
 
-func (h *holdConfirms) await(t *testing.T, ctx context.Context) {
+// await takes a step from the parked confirmation: its arrival (h.held)
+// or its release (h.release).
+func (h *holdConfirms) await(t *testing.T, ctx context.Context, step chan struct{}, what string) {
 	t.Helper()
 	select {
-	case <-h.held:
+	case <-step:
 	case <-ctx.Done():
-		t.Fatal("no card confirmation reached the payment service")
-	}
-}
-
-func (h *holdConfirms) letThrough(t *testing.T, ctx context.Context) {
-	t.Helper()
-	select {
-	case <-h.release:
-	case <-ctx.Done():
-		t.Fatal("the parked confirmation is gone")
+		t.Fatalf("the card confirmation never %s", what)
 	}
 }
 
@@ -72,17 +65,17 @@ func TestRegisterCustomerDisplayThroughCardSale(t *testing.T) {
 
 	mustDo(t, "charge", r.ChargeCard())
 	tapWhenAsked(t, ctx, lt, r, "charge_declined_insufficient_funds")
-	h.await(t, ctx)
+	h.await(t, ctx, h.held, "reached the payment service")
 	waitDisplay(t, ctx, lt.Simulator(), "processing", message("Processing…"))
-	h.letThrough(t, ctx)
+	h.await(t, ctx, h.release, "went through")
 	waitSale(t, ctx, r, "declined", stepIs(ui.CardDeclined))
 	waitDisplay(t, ctx, lt.Simulator(), "the decline", message("Card declined"))
 
 	mustDo(t, "retry", r.RetryCard())
 	tapWhenAsked(t, ctx, lt, r, "visa")
-	h.await(t, ctx)
+	h.await(t, ctx, h.held, "reached the payment service")
 	waitDisplay(t, ctx, lt.Simulator(), "processing the second card", message("Processing…"))
-	h.letThrough(t, ctx)
+	h.await(t, ctx, h.release, "went through")
 	waitSale(t, ctx, r, "paid", stageIs(ui.StageDone))
 	d := waitDisplay(t, ctx, lt.Simulator(), "thank you", func(d wire.Display) bool { return d.Screen == wire.ScreenThankYou })
 	if d.Message != "Thank you!" {

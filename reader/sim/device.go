@@ -181,7 +181,7 @@ type Device struct {
 	opts Options
 	log  *slog.Logger
 
-	notifyMu sync.Mutex // serialises OnChange calls
+	notifyMu sync.Mutex     // serialises OnChange calls
 	dialed   sync.WaitGroup // the connections the Dialer serves
 
 	mu        sync.Mutex
