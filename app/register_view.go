@@ -319,12 +319,17 @@ func (r *Register) readerActivity(ev reader.Event) {
 	default:
 		return
 	}
-	r.mu.Lock()
-	ok := r.run != nil && (r.card.Step == ui.CardCreating || r.card.Step == ui.CardPresent || r.card.Step == ui.CardReading)
-	r.mu.Unlock()
-	if ok {
+	if r.collecting() {
 		r.setStep(step, msg)
 	}
+}
+
+// collecting says whether the card worker has the reader collecting a
+// card (setting up, asking for it, or reading it).
+func (r *Register) collecting() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.run != nil && (r.card.Step == ui.CardCreating || r.card.Step == ui.CardPresent || r.card.Step == ui.CardReading)
 }
 
 // kickDisplay asks the display loop to show the sale on the reader.
@@ -433,10 +438,7 @@ func (r *Register) cardDisplay(o *order.Order) (reader.Display, bool) {
 	case order.PaymentRequiresConfirmation, order.PaymentProcessing:
 		return reader.Display{Screen: wire.ScreenMessage, Message: "Processing…"}, true
 	case order.PaymentRequiresPaymentMethod:
-		r.mu.Lock()
-		collecting := r.run != nil && (r.card.Step == ui.CardCreating || r.card.Step == ui.CardPresent || r.card.Step == ui.CardReading)
-		r.mu.Unlock()
-		if tender.Payment.Decline != nil && !collecting {
+		if tender.Payment.Decline != nil && !r.collecting() {
 			return reader.Display{Screen: wire.ScreenMessage, Message: "Card declined"}, true
 		}
 	}
