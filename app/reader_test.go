@@ -60,17 +60,7 @@ func TestParseReader(t *testing.T) {
 // order's PaymentIntent when it collects).
 func waitPhase(t *testing.T, ctx context.Context, d *sim.Device, phase sim.Phase) sim.Snapshot {
 	t.Helper()
-	for {
-		changed := d.Changed()
-		if s := d.Snapshot(); s.Phase == phase {
-			return s
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("simulator never reached %s: %v", phase, ctx.Err())
-		}
-	}
+	return waitSim(t, ctx, d, "phase "+phase.String(), func(s sim.Snapshot) bool { return s.Phase == phase })
 }
 
 // collectAsync starts CollectCard for the order and returns its outcome

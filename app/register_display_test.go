@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tillpos/till/reader"
+	"github.com/tillpos/till/reader/sim"
 	"github.com/tillpos/till/reader/wire"
 	"github.com/tillpos/till/ui"
 )
@@ -107,20 +108,12 @@ func TestLateDisplayWriteIsCoveredAgain(t *testing.T) {
 	r := openRegister(t, lt)
 	ringUp(t, r)
 	mustDo(t, "cash", r.PayCash("20"))
-	sim := lt.Simulator()
-	waitDisplay(t, ctx, sim, "thank you", func(d wire.Display) bool { return d.Screen == wire.ScreenThankYou })
-	before := sim.Snapshot().DisplayAt
+	dev := lt.Simulator()
+	waitDisplay(t, ctx, dev, "thank you", func(d wire.Display) bool { return d.Screen == wire.ScreenThankYou })
+	before := dev.Snapshot().DisplayAt
 
 	lt.showOnReader(ctx, r.Sale().OrderID, "a late screen", reader.Display{Screen: wire.ScreenMessage, Message: "Processing…"})
-	for {
-		changed := sim.Changed()
-		if s := sim.Snapshot(); s.Display.Screen == wire.ScreenThankYou && s.DisplayAt.After(before) {
-			return
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("the late screen was left on the reader: %+v", sim.Snapshot().Display)
-		}
-	}
+	waitSim(t, ctx, dev, "the register's screen back over the late one", func(s sim.Snapshot) bool {
+		return s.Display.Screen == wire.ScreenThankYou && s.DisplayAt.After(before)
+	})
 }

@@ -57,15 +57,21 @@ func waitSale(t *testing.T, ctx context.Context, r *Register, what string, cond 
 // waitDisplay waits until the simulated reader shows what cond wants.
 func waitDisplay(t *testing.T, ctx context.Context, d *sim.Device, what string, cond func(wire.Display) bool) wire.Display {
 	t.Helper()
+	return waitSim(t, ctx, d, "the reader showing "+what, func(s sim.Snapshot) bool { return cond(s.Display) }).Display
+}
+
+// waitSim waits until the built-in simulator's snapshot satisfies cond.
+func waitSim(t *testing.T, ctx context.Context, d *sim.Device, what string, cond func(sim.Snapshot) bool) sim.Snapshot {
+	t.Helper()
 	for {
-		changed := d.Changed()
-		if s := d.Snapshot(); cond(s.Display) {
-			return s.Display
+		changed := d.Changed() // taken before looking: no change slips between
+		if s := d.Snapshot(); cond(s) {
+			return s
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			t.Fatalf("reader never showed %s; it shows %+v", what, d.Snapshot().Display)
+			t.Fatalf("never saw %s; the simulator shows %+v in phase %s", what, d.Snapshot().Display, d.Snapshot().Phase)
 		}
 	}
 }
